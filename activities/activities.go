@@ -1,0 +1,71 @@
+// Package activities holds every side effect hubline performs: LINE pushes and HubSpot
+// callback completions and timeline events. One struct carries the clients, so tests point
+// them at local HTTP fakes; one file per activity.
+package activities
+
+import (
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hubline/hubline/internal/hubspot"
+	"github.com/hubline/hubline/internal/line"
+)
+
+// Error types carried by non-retryable application errors; workflows map them to the
+// error_code HubSpot sees.
+const (
+	ErrLineInvalid      = "line_rejected"
+	ErrLineAuth         = "line_auth"
+	ErrLineMonthlyLimit = "line_monthly_limit"
+	ErrLineRateLimited  = "line_rate_limited"
+	ErrLineUnavailable  = "line_unavailable"
+	ErrUnknownAccount   = "unknown_line_account"
+	ErrExpired          = "expired"
+	ErrHubSpotAuth      = "hubspot_auth"
+	ErrHubSpotRejected  = "hubspot_rejected"
+)
+
+// Activities is registered once with the worker; its methods are the activities.
+type Activities struct {
+	// LINE holds one client per account number (1, 2, ...).
+	LINE map[int]*line.Client
+	// HubSpot makes every HubSpot API call through its per-portal limiter.
+	HubSpot *hubspot.Client
+	// TimelineEventTemplateID enables timeline writes when set.
+	TimelineEventTemplateID string
+	Logger                  *zap.Logger
+	// Now is the clock for deadline checks (tests move it).
+	Now func() time.Time
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *Activities) logger() *zap.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return zap.NewNop()
+}
+
+// hubspotErrorType classifies a HubSpot failure: "" means retry.
+func hubspotErrorType(err error) string {
+	var ae *hubspot.APIError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	switch {
+	case ae.Auth():
+		return ErrHubSpotAuth
+	case ae.Retryable():
+		return ""
+	default:
+		return ErrHubSpotRejected
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/hubline/hubline/activities"
+	"github.com/hubline/hubline/internal/config"
+	"github.com/hubline/hubline/internal/hubspot"
+	"github.com/hubline/hubline/internal/line"
+	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/starter"
+)
+
+// dialTemporal connects lazily-checked: it fails fast with a clear message when the
+// cluster is unreachable at start-up.
+func dialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: logging.Temporal(log.Named("temporal")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
+	}
+	return c, nil
+}
+
+// newActivities builds the clients the activities use, from the settings.
+func newActivities(cfg *config.Config, log *zap.Logger) (*activities.Activities, error) {
+	hc := &http.Client{Timeout: 30 * time.Second}
+	a := &activities.Activities{
+		LINE:                    map[int]*line.Client{},
+		TimelineEventTemplateID: cfg.HubSpotTimelineTemplateID,
+		Logger:                  log.Named("activity"),
+	}
+	for n, acct := range cfg.LineAccounts {
+		c, err := line.NewClient(cfg.LineAPIBaseURL, acct.Token, hc)
+		if err != nil {
+			return nil, fmt.Errorf("LINE account %d: %w", n, err)
+		}
+		a.LINE[n] = c
+	}
+	var tokens hubspot.TokenSource
+	switch {
+	case cfg.HubSpotRefreshToken != "":
+		tokens = hubspot.NewOAuthRefresher(cfg.HubSpotAPIBaseURL, cfg.HubSpotClientID, cfg.HubSpotClientSecret, cfg.HubSpotRefreshToken, hc)
+	case cfg.HubSpotAccessToken != "":
+		tokens = hubspot.StaticToken(cfg.HubSpotAccessToken)
+	default:
+		log.Warn("no HubSpot credentials (HUBSPOT_ACCESS_TOKEN or HUBSPOT_REFRESH_TOKEN): callbacks and timeline writes will fail until one is set")
+		tokens = hubspot.StaticToken("")
+	}
+	a.HubSpot = hubspot.NewClient(hubspot.Options{
+		BaseURL: cfg.HubSpotAPIBaseURL, Tokens: tokens, HTTPClient: hc, Logger: log.Named("hubspot"),
+	})
+	if cfg.HubSpotTimelineTemplateID == "" {
+		log.Info("HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID is unset: deliveries are not written to contact timelines")
+	}
+	if len(cfg.LineAccounts) == 0 {
+		log.Warn("no LINE accounts (LINE_CHANNEL_ACCESS_TOKEN): every push will fail with unknown_line_account")
+	}
+	return a, nil
+}
+
+// newStarter builds the HTTP API from the settings.
+func newStarter(cfg *config.Config, c client.Client, log *zap.Logger) *starter.Server {
+	accounts := map[int]bool{}
+	for n, a := range cfg.LineAccounts {
+		accounts[n] = a.AggregationUnits
+	}
+	return starter.New(starter.Options{
+		Temporal: c, Logger: log.Named("starter"), ClientSecret: cfg.HubSpotClientSecret, PublicURL: cfg.PublicURL,
+		BlockExpiration: cfg.BlockExpiration, BlockExpirationISO: cfg.BlockExpirationISO, Accounts: accounts,
+	})
+}

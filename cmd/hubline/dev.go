@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hubline/hubline/internal/config"
+	"github.com/hubline/hubline/internal/devserver"
+	"github.com/hubline/hubline/internal/hubspot"
+	"github.com/hubline/hubline/internal/hubspotsandbox"
+	"github.com/hubline/hubline/internal/linesandbox"
+	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/worker"
+	"github.com/hubline/hubline/workflows"
+)
+
+// Sandbox credentials: what the worker presents to the local fakes.
+const (
+	sandboxLineToken    = "sandbox-line-token-"
+	sandboxHubSpotToken = "sandbox-hubspot-token"
+	sandboxTemplateID   = "sandbox-template"
+	// Sandboxes are mounted on the starter's HTTP server, at stable addresses.
+	lineSandboxPath    = "/sandbox/line"
+	hubspotSandboxPath = "/sandbox/hubspot"
+)
+
+func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
+	log, err := logging.New(true, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	// Listen first: a busy port fails before the slow server start.
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (HUBLINE_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+	}
+	defer l.Close()
+	base := "http://" + l.Addr().String()
+	if cfg.PublicURL == "http://"+cfg.HTTPAddr {
+		cfg.PublicURL = base // HUBLINE_HTTP_ADDR may have asked for port 0
+	}
+
+	mux := http.NewServeMux()
+	var lineBox *linesandbox.Server
+	if len(cfg.LineAccounts) == 0 {
+		tokens := map[string]string{}
+		for n := 1; n <= 3; n++ {
+			tokens[fmt.Sprintf("%s%d", sandboxLineToken, n)] = fmt.Sprintf("account %d", n)
+			cfg.AddLineAccount(n, fmt.Sprintf("%s%d", sandboxLineToken, n))
+		}
+		lineBox = linesandbox.New(linesandbox.Options{Tokens: tokens})
+		mux.Handle(lineSandboxPath+"/", http.StripPrefix(lineSandboxPath, lineBox))
+		cfg.LineAPIBaseURL = base + lineSandboxPath
+	}
+	hubspotBox := cfg.HubSpotAccessToken == "" && cfg.HubSpotRefreshToken == ""
+	if hubspotBox {
+		mux.Handle(hubspotSandboxPath+"/", http.StripPrefix(hubspotSandboxPath,
+			hubspotsandbox.New(hubspotsandbox.Options{AccessToken: sandboxHubSpotToken})))
+		cfg.HubSpotAPIBaseURL = base + hubspotSandboxPath
+		cfg.HubSpotAccessToken = sandboxHubSpotToken
+		if cfg.HubSpotTimelineTemplateID == "" {
+			cfg.HubSpotTimelineTemplateID = sandboxTemplateID
+		}
+	}
+
+	log.Info("starting embedded Temporal server", zap.String("address", cfg.TemporalAddress),
+		zap.String("database", filepath.Join(cfg.DataDir, "temporal.db")))
+	srv, err := devserver.Start(ctx, devserver.Config{
+		Address: cfg.TemporalAddress, DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"),
+		Namespace: cfg.TemporalNamespace, Retention: 7 * 24 * time.Hour,
+		SearchAttributes: workflows.SearchAttributes(), UIAddress: cfg.UIAddr, Logger: log.Named("temporal-server"),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			log.Warn("temporal server stop", zap.Error(err))
+		}
+	}()
+
+	c, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	acts, err := newActivities(cfg, log)
+	if err != nil {
+		return err
+	}
+	w := worker.New(c, acts, cfg.ShutdownTimeout)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	// The worker stops before the starter, whose server also carries the sandboxes the
+	// worker's activities may still be calling.
+	defer w.Stop()
+
+	if cfg.HubSpotClientSecret == "" {
+		log.Warn("HUBSPOT_CLIENT_SECRET is unset: dev accepts UNSIGNED requests. Never expose this to the internet.")
+	}
+	st := newStarter(cfg, c, log)
+	mux.Handle("/", st.Handler())
+
+	printBanner(stdout, cfg, srv.UIURL(), base, lineBox != nil, hubspotBox)
+	serveCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- serveMux(serveCtx, l, mux, cfg.ShutdownTimeout) }()
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+		w.Stop()
+		cancel()
+		return <-errc
+	case err := <-errc:
+		return err
+	}
+}
+
+func serveMux(ctx context.Context, l net.Listener, h http.Handler, drain time.Duration) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// printBanner tells the user where everything is and gives a request to paste.
+func printBanner(w io.Writer, cfg *config.Config, uiURL, base string, lineBox, hubspotBox bool) {
+	callbackID := fmt.Sprintf("dev-%d", time.Now().UnixMilli())
+	body, _ := json.Marshal(map[string]any{
+		"callbackId": callbackID,
+		"origin":     map[string]any{"portalId": 1, "actionDefinitionId": 1, "actionDefinitionVersion": 1},
+		"context":    map[string]any{"source": "WORKFLOWS", "workflowId": 1},
+		"object":     map[string]any{"objectId": 904, "objectType": "CONTACT", "properties": map[string]string{"firstname": "Aiko"}},
+		"inputFields": map[string]string{
+			"line_user_id": "U4af4980629aaaaaaaaaaaaaaaaaaaaaa", "message_1": "Hello {{contact.firstname}}, this is hubline!",
+			"analytics_tag": "dev_sample",
+		},
+	})
+	url := cfg.PublicURL + "/actions/send-line-message"
+	sig := ""
+	if cfg.HubSpotClientSecret != "" {
+		sig = fmt.Sprintf(" \\\n  -H 'X-HubSpot-Signature-Version: v2' -H 'X-HubSpot-Signature: %s'",
+			hubspot.SignV2(cfg.HubSpotClientSecret, http.MethodPost, url, body))
+	}
+	fmt.Fprintf(w, "\nhubline dev is ready.\n\n")
+	fmt.Fprintf(w, "  Starter (HubSpot actions): %s/actions/send-line-message\n", base)
+	fmt.Fprintf(w, "  Temporal UI:               %s/namespaces/%s/workflows\n", uiURL, cfg.TemporalNamespace)
+	fmt.Fprintf(w, "  Temporal frontend:         %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
+	if lineBox {
+		fmt.Fprintf(w, "  LINE sandbox (no LINE_CHANNEL_ACCESS_TOKEN): delivered messages at %s%s/sandbox\n", base, lineSandboxPath)
+	}
+	if hubspotBox {
+		fmt.Fprintf(w, "  HubSpot sandbox (no HUBSPOT_ACCESS_TOKEN): callbacks and timeline at %s%s/sandbox\n", base, hubspotSandboxPath)
+	}
+	fmt.Fprintf(w, "\nSend a sample action:\n\ncurl -sS -X POST '%s' -H 'Content-Type: application/json'%s \\\n  -d '%s'\n\n", url, sig, body)
+}

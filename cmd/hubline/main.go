@@ -1,0 +1,84 @@
+// Command hubline sends LINE messages from HubSpot workflows through Temporal.
+//
+//	hubline dev       everything in one process, for local use
+//	hubline worker    runs workflows and activities (production)
+//	hubline starter   the HTTP API HubSpot calls (production)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hubline/hubline/internal/config"
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, cfg *config.Config, stdout io.Writer) error
+}
+
+var commands = []command{
+	{"dev", "run the whole product locally: embedded Temporal server and UI, worker, starter and LINE/HubSpot sandboxes", runDev},
+	{"worker", "run the Temporal worker (workflows and activities) against a Temporal cluster", runWorker},
+	{"starter", "run the HTTP API that HubSpot workflow actions call", runStarter},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "hubline:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || isHelp(args[0]) {
+		usage(stdout)
+		if len(args) == 0 {
+			return fmt.Errorf("%w: name a command", errUsage)
+		}
+		return nil
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		if len(args) > 1 && isHelp(args[1]) {
+			fmt.Fprintf(stdout, "hubline %s: %s\n\n%s", c.name, c.summary, config.Help(c.name))
+			return nil
+		}
+		if len(args) > 1 {
+			return fmt.Errorf("%w: %s takes no arguments (settings are environment variables; see hubline %s --help)", errUsage, c.name, c.name)
+		}
+		cfg, err := config.FromEnv()
+		if err != nil {
+			return fmt.Errorf("invalid settings:\n%w", err)
+		}
+		return c.run(ctx, cfg, stdout)
+	}
+	usage(stderr)
+	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "help" }
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "hubline: send LINE messages from HubSpot workflows, durably, through Temporal.")
+	fmt.Fprintln(w, "\nUsage: hubline <command>\n\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\n'hubline <command> --help' lists the settings a command reads.\n\n%s", config.Help(""))
+}

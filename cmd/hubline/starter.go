@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"go.uber.org/zap"
+
+	"github.com/hubline/hubline/internal/config"
+	"github.com/hubline/hubline/internal/logging"
+)
+
+func runStarter(ctx context.Context, cfg *config.Config, _ io.Writer) error {
+	if cfg.HubSpotClientSecret == "" && !cfg.InsecureSkipSignature {
+		return errors.New("HUBSPOT_CLIENT_SECRET is unset: the starter would accept unsigned requests from anyone. " +
+			"Set it, or set HUBLINE_INSECURE_SKIP_SIGNATURE=true for a test setup")
+	}
+	log, err := logging.New(false, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	if cfg.HubSpotClientSecret == "" {
+		log.Warn("HUBLINE_INSECURE_SKIP_SIGNATURE=true: HubSpot signatures are NOT verified")
+	}
+	c, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (HUBLINE_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+	}
+	log.Info("starter listening", zap.String("addr", l.Addr().String()), zap.String("public_url", cfg.PublicURL),
+		zap.Ints("line_accounts", cfg.AccountNumbers()))
+	return newStarter(cfg, c, log).Serve(ctx, l, cfg.ShutdownTimeout)
+}

@@ -1,0 +1,322 @@
+// Package config reads hubline's settings from environment variables. Every setting is
+// declared once in Settings, which also drives `--help` and the README table, so the
+// documentation cannot drift from what the code reads.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Setting documents one environment variable.
+type Setting struct {
+	Name    string
+	Default string
+	// Commands lists the subcommands that read it.
+	Commands []string
+	Usage    string
+}
+
+// Settings is every variable hubline reads. Numbered variants (_2, _3, ...) are described
+// on their base name.
+var Settings = []Setting{
+	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", []string{"dev", "worker", "starter"}, "Temporal frontend host:port. In dev, where the embedded server listens."},
+	{"TEMPORAL_NAMESPACE", "default", []string{"dev", "worker", "starter"}, "Temporal namespace (dev creates it with 7 days retention)."},
+	{"HUBLINE_HTTP_ADDR", "127.0.0.1:8080", []string{"dev", "starter"}, "Where the starter's HTTP server listens."},
+	{"HUBLINE_UI_ADDR", "127.0.0.1:8233", []string{"dev"}, "Where the embedded Temporal Web UI listens."},
+	{"HUBLINE_DATA_DIR", ".hubline", []string{"dev"}, "Directory of the dev SQLite database (history survives restarts)."},
+	{"HUBLINE_PUBLIC_URL", "http://<HUBLINE_HTTP_ADDR>", []string{"dev", "starter"}, "Base URL HubSpot calls (scheme://host[:port]); HubSpot signatures cover the full URL, so set it behind a proxy."},
+	{"HUBLINE_BLOCK_EXPIRATION", "P1D", []string{"dev", "starter"}, "ISO-8601 duration HubSpot keeps an action blocked (hs_expiration_duration); nothing is sent after it."},
+	{"HUBLINE_INSECURE_SKIP_SIGNATURE", "false", []string{"starter"}, "true lets the starter run without HUBSPOT_CLIENT_SECRET (no signature checks). Never in production."},
+	{"HUBLINE_SHUTDOWN_TIMEOUT", "30s", []string{"dev", "worker", "starter"}, "How long shutdown waits for in-flight HTTP requests and running activities."},
+	{"HUBLINE_LOG_LEVEL", "info", []string{"dev", "worker", "starter"}, "debug, info, warn or error."},
+	{"HUBSPOT_CLIENT_SECRET", "", []string{"dev", "starter"}, "HubSpot app client secret: verifies request signatures (v3, else v2)."},
+	{"HUBSPOT_ACCESS_TOKEN", "", []string{"dev", "worker"}, "HubSpot access token (OAuth or private app) for callbacks and timeline events. Unset in dev: the HubSpot sandbox is used."},
+	{"HUBSPOT_CLIENT_ID", "", []string{"dev", "worker"}, "With HUBSPOT_REFRESH_TOKEN: refresh OAuth access tokens (they expire after 30 minutes) instead of using HUBSPOT_ACCESS_TOKEN."},
+	{"HUBSPOT_REFRESH_TOKEN", "", []string{"dev", "worker"}, "OAuth refresh token (with HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET)."},
+	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", []string{"dev", "worker"}, "HubSpot API base URL."},
+	{"HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID", "", []string{"dev", "worker"}, "Timeline event template for delivery history; unset: no timeline writes. Needs an OAuth token."},
+	{"LINE_CHANNEL_ACCESS_TOKEN", "", []string{"dev", "worker", "starter"}, "LINE channel access token of account 1; _2, _3, ... add accounts. The starter only reads which accounts exist. Unset in dev: the LINE sandbox is used."},
+	{"LINE_CUSTOM_AGGREGATION_UNITS", "false", []string{"dev", "starter"}, "true for accounts LINE approved for unit-based statistics (analytics tag sent as customAggregationUnits); _2, _3, ... per account."},
+	{"LINE_API_BASE_URL", "https://api.line.me", []string{"dev", "worker"}, "LINE Messaging API base URL."},
+}
+
+// LineAccount is one connected LINE official account.
+type LineAccount struct {
+	Number           int
+	Token            string
+	AggregationUnits bool
+}
+
+// Config is the parsed environment.
+type Config struct {
+	TemporalAddress       string
+	TemporalNamespace     string
+	HTTPAddr              string
+	UIAddr                string
+	DataDir               string
+	PublicURL             string
+	BlockExpiration       time.Duration
+	BlockExpirationISO    string
+	InsecureSkipSignature bool
+	ShutdownTimeout       time.Duration
+	LogLevel              string
+
+	HubSpotClientSecret        string
+	HubSpotAccessToken         string
+	HubSpotClientID            string
+	HubSpotRefreshToken        string
+	HubSpotAPIBaseURL          string
+	HubSpotTimelineTemplateID  string
+	LineAPIBaseURL             string
+	LineAccounts               map[int]LineAccount
+	lineAggregationUnitsByAcct map[int]bool
+}
+
+// FromEnv reads the process environment.
+func FromEnv() (*Config, error) { return Load(os.Environ()) }
+
+// Load parses KEY=VALUE pairs. Errors name the offending variable.
+func Load(environ []string) (*Config, error) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	get := func(name string) string {
+		if v, ok := env[name]; ok {
+			return strings.TrimSpace(v)
+		}
+		for _, s := range Settings {
+			if s.Name == name && !strings.HasPrefix(s.Default, "http://<") {
+				return s.Default
+			}
+		}
+		return ""
+	}
+	var errs []error
+	c := &Config{
+		TemporalAddress:           get("TEMPORAL_ADDRESS"),
+		TemporalNamespace:         get("TEMPORAL_NAMESPACE"),
+		HTTPAddr:                  get("HUBLINE_HTTP_ADDR"),
+		UIAddr:                    get("HUBLINE_UI_ADDR"),
+		DataDir:                   get("HUBLINE_DATA_DIR"),
+		PublicURL:                 strings.TrimRight(get("HUBLINE_PUBLIC_URL"), "/"),
+		BlockExpirationISO:        get("HUBLINE_BLOCK_EXPIRATION"),
+		LogLevel:                  strings.ToLower(get("HUBLINE_LOG_LEVEL")),
+		HubSpotClientSecret:       get("HUBSPOT_CLIENT_SECRET"),
+		HubSpotAccessToken:        get("HUBSPOT_ACCESS_TOKEN"),
+		HubSpotClientID:           get("HUBSPOT_CLIENT_ID"),
+		HubSpotRefreshToken:       get("HUBSPOT_REFRESH_TOKEN"),
+		HubSpotAPIBaseURL:         strings.TrimRight(get("HUBSPOT_API_BASE_URL"), "/"),
+		HubSpotTimelineTemplateID: get("HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID"),
+		LineAPIBaseURL:            strings.TrimRight(get("LINE_API_BASE_URL"), "/"),
+		LineAccounts:              map[int]LineAccount{},
+	}
+	for _, a := range []struct{ name, val string }{
+		{"TEMPORAL_ADDRESS", c.TemporalAddress}, {"HUBLINE_HTTP_ADDR", c.HTTPAddr}, {"HUBLINE_UI_ADDR", c.UIAddr},
+	} {
+		if _, _, err := net.SplitHostPort(a.val); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want host:port", a.name, a.val))
+		}
+	}
+	for _, u := range []struct{ name, val string }{
+		{"HUBLINE_PUBLIC_URL", c.PublicURL}, {"HUBSPOT_API_BASE_URL", c.HubSpotAPIBaseURL}, {"LINE_API_BASE_URL", c.LineAPIBaseURL},
+	} {
+		if u.val == "" {
+			continue
+		}
+		p, err := url.Parse(u.val)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("%s=%q: want an http(s) URL such as https://example.com", u.name, u.val))
+		}
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.HTTPAddr
+	}
+	d, err := ParseISODuration(c.BlockExpirationISO)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("HUBLINE_BLOCK_EXPIRATION=%q: %w", c.BlockExpirationISO, err))
+	} else if d < time.Minute {
+		errs = append(errs, fmt.Errorf("HUBLINE_BLOCK_EXPIRATION=%q: must be at least one minute", c.BlockExpirationISO))
+	}
+	c.BlockExpiration = d
+	if c.InsecureSkipSignature, err = parseBool("HUBLINE_INSECURE_SKIP_SIGNATURE", get("HUBLINE_INSECURE_SKIP_SIGNATURE")); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(get("HUBLINE_SHUTDOWN_TIMEOUT")); err != nil || c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("HUBLINE_SHUTDOWN_TIMEOUT=%q: want a positive Go duration such as 30s", get("HUBLINE_SHUTDOWN_TIMEOUT")))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("HUBLINE_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	if (c.HubSpotClientID == "") != (c.HubSpotRefreshToken == "") {
+		errs = append(errs, errors.New("HUBSPOT_CLIENT_ID and HUBSPOT_REFRESH_TOKEN go together: set both or neither"))
+	}
+
+	// Accounts: LINE_CHANNEL_ACCESS_TOKEN is account 1, LINE_CHANNEL_ACCESS_TOKEN_<n> account n.
+	units := map[int]bool{}
+	for k, v := range env {
+		if n, ok := numbered(k, "LINE_CHANNEL_ACCESS_TOKEN"); ok {
+			if n == 0 {
+				errs = append(errs, fmt.Errorf("%s: account numbers start at 2 for numbered variables", k))
+				continue
+			}
+			if strings.TrimSpace(v) != "" {
+				c.LineAccounts[n] = LineAccount{Number: n, Token: strings.TrimSpace(v)}
+			}
+		}
+		if n, ok := numbered(k, "LINE_CUSTOM_AGGREGATION_UNITS"); ok {
+			b, err := parseBool(k, strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, err)
+			}
+			units[n] = b
+		}
+	}
+	c.lineAggregationUnitsByAcct = units
+	for n, a := range c.LineAccounts {
+		a.AggregationUnits = units[n]
+		c.LineAccounts[n] = a
+	}
+	return c, errors.Join(errs...)
+}
+
+// AddLineAccount registers an account (used by dev to point at the LINE sandbox), keeping
+// the unit-statistics setting read from the environment.
+func (c *Config) AddLineAccount(n int, token string) {
+	c.LineAccounts[n] = LineAccount{Number: n, Token: token, AggregationUnits: c.lineAggregationUnitsByAcct[n]}
+}
+
+// AccountNumbers lists configured accounts in order.
+func (c *Config) AccountNumbers() []int {
+	var ns []int
+	for n := range c.LineAccounts {
+		ns = append(ns, n)
+	}
+	sort.Ints(ns)
+	return ns
+}
+
+// numbered reports whether key is base (account 1, n=1) or base_<n> with n >= 2; n=0 flags
+// a numbered variable with a bad number.
+func numbered(key, base string) (int, bool) {
+	if key == base {
+		return 1, true
+	}
+	rest, ok := strings.CutPrefix(key, base+"_")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil {
+		return 0, false
+	}
+	if n < 2 {
+		return 0, true
+	}
+	return n, true
+}
+
+func parseBool(name, v string) (bool, error) {
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+// ParseISODuration parses the ISO-8601 durations HubSpot uses (PnW, PnDTnHnMnS). Years and
+// months are refused: their length depends on the calendar.
+func ParseISODuration(s string) (time.Duration, error) {
+	rest, ok := strings.CutPrefix(strings.ToUpper(s), "P")
+	if !ok || rest == "" {
+		return 0, errors.New("want an ISO-8601 duration such as P1D or PT12H")
+	}
+	var total time.Duration
+	inTime := false
+	num := ""
+	seen := false
+	for _, r := range rest {
+		switch {
+		case r >= '0' && r <= '9':
+			num += string(r)
+		case r == 'T':
+			if inTime || num != "" {
+				return 0, errors.New("misplaced T")
+			}
+			inTime = true
+		default:
+			if num == "" {
+				return 0, fmt.Errorf("missing number before %q", r)
+			}
+			n, err := strconv.ParseInt(num, 10, 64)
+			if err != nil || n > 100000 {
+				return 0, errors.New("number too large")
+			}
+			num = ""
+			var unit time.Duration
+			switch {
+			case !inTime && r == 'W':
+				unit = 7 * 24 * time.Hour
+			case !inTime && r == 'D':
+				unit = 24 * time.Hour
+			case inTime && r == 'H':
+				unit = time.Hour
+			case inTime && r == 'M':
+				unit = time.Minute
+			case inTime && r == 'S':
+				unit = time.Second
+			case !inTime && (r == 'Y' || r == 'M'):
+				return 0, errors.New("years and months are not supported: use days (e.g. P30D)")
+			default:
+				return 0, fmt.Errorf("unexpected %q", r)
+			}
+			total += time.Duration(n) * unit
+			seen = true
+		}
+	}
+	if num != "" || !seen {
+		return 0, errors.New("want an ISO-8601 duration such as P1D or PT12H")
+	}
+	return total, nil
+}
+
+// Help renders the settings a command reads, for `--help`.
+func Help(command string) string {
+	var b strings.Builder
+	b.WriteString("Settings (environment variables):\n")
+	for _, s := range Settings {
+		if command != "" && !contains(s.Commands, command) {
+			continue
+		}
+		def := s.Default
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(&b, "  %s (default %s)\n      %s\n", s.Name, def, s.Usage)
+	}
+	return b.String()
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,367 @@
+// Package devserver runs a complete Temporal service inside the hubline process: the server on
+// SQLite (a file, so history survives restarts, or memory) and, optionally, the Temporal Web UI.
+// It exists for `hubline dev`, the benchmark and tests; production uses a real Temporal cluster.
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	tlog "go.temporal.io/server/common/log"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	"github.com/temporalio/ui-server/v2/server/server_options"
+)
+
+// Config says where and how the embedded server runs.
+type Config struct {
+	// Address is host:port of the frontend (gRPC) service.
+	Address string
+	// DatabaseFile is the SQLite file; empty means in memory (state lost on exit).
+	DatabaseFile string
+	// Namespace is created on first start with Retention and SearchAttributes.
+	Namespace        string
+	Retention        time.Duration
+	SearchAttributes map[string]enumspb.IndexedValueType
+	// UIAddress is host:port of the Web UI; empty disables it.
+	UIAddress string
+	// Logger receives the server's own logs (warnings and errors only: it is chatty).
+	Logger *zap.Logger
+}
+
+// Server is a running embedded Temporal service.
+type Server struct {
+	cfg    Config
+	server temporal.Server
+	ui     *uiserver.Server
+	uiDone chan struct{}
+}
+
+// Start launches the server and waits until its frontend answers.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = 7 * 24 * time.Hour
+	}
+	host, portStr, err := net.SplitHostPort(cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("temporal address %q: %w", cfg.Address, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port <= 0 {
+		return nil, fmt.Errorf("temporal address %q: the port must be a number above 0", cfg.Address)
+	}
+	// Fail early with a clear message rather than deep inside the server's fx graph.
+	if err := checkFree(cfg.Address); err != nil {
+		return nil, fmt.Errorf("temporal address %s is in use (set TEMPORAL_ADDRESS to another port): %w", cfg.Address, err)
+	}
+	if cfg.UIAddress != "" {
+		if err := checkFree(cfg.UIAddress); err != nil {
+			return nil, fmt.Errorf("UI address %s is in use (set HUBLINE_UI_ADDR to another port): %w", cfg.UIAddress, err)
+		}
+	}
+
+	sqlCfg := config.SQL{
+		PluginName:        sqliteplugin.PluginName,
+		ConnectAttributes: map[string]string{},
+		DatabaseName:      cfg.DatabaseFile,
+	}
+	if cfg.DatabaseFile == "" {
+		sqlCfg.ConnectAttributes["mode"] = "memory"
+		sqlCfg.ConnectAttributes["cache"] = "shared"
+		sqlCfg.DatabaseName = fmt.Sprintf("hubline-%d", time.Now().UnixNano())
+	} else {
+		sqlCfg.ConnectAttributes["mode"] = "rwc"
+		// WAL keeps readers (the UI) from blocking the single writer.
+		sqlCfg.ConnectAttributes["_journal_mode"] = "wal"
+		sqlCfg.ConnectAttributes["_synchronous"] = "2"
+		if err := os.MkdirAll(filepath.Dir(cfg.DatabaseFile), 0o755); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		if _, err := os.Stat(cfg.DatabaseFile); errors.Is(err, os.ErrNotExist) {
+			if err := sqlite.SetupSchema(&sqlCfg); err != nil {
+				return nil, fmt.Errorf("set up SQLite schema in %s: %w", cfg.DatabaseFile, err)
+			}
+		}
+	}
+	if cfg.DatabaseFile == "" {
+		if err := sqlite.SetupSchema(&sqlCfg); err != nil {
+			return nil, fmt.Errorf("set up in-memory SQLite schema: %w", err)
+		}
+	}
+
+	serverCfg, err := serverConfig(host, port, sqlCfg)
+	if err != nil {
+		return nil, err
+	}
+	// Pre-creating the namespace in the database avoids waiting for the namespace cache
+	// to pick up an API registration; an existing namespace is left untouched.
+	ns, err := sqlite.NewNamespaceConfig(serverCfg.ClusterMetadata.CurrentClusterName, cfg.Namespace, false, cfg.SearchAttributes)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", cfg.Namespace, err)
+	}
+	ns.Detail.Config.Retention = durationpb.New(cfg.Retention)
+	if err := sqlite.CreateNamespaces(&sqlCfg, ns); err != nil {
+		return nil, fmt.Errorf("create namespace %s: %w", cfg.Namespace, err)
+	}
+
+	logger := tlog.NewZapLogger(cfg.Logger.WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(serverCfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(logger),
+		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+			// New search attributes become usable at once instead of after a cache refresh.
+			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start temporal server: %w", err)
+	}
+	s := &Server{cfg: cfg, server: srv}
+	if err := s.waitReady(ctx); err != nil {
+		_ = srv.Stop()
+		return nil, err
+	}
+	if err := s.ensureSearchAttributes(ctx); err != nil {
+		_ = srv.Stop()
+		return nil, err
+	}
+	if cfg.UIAddress != "" {
+		if err := s.startUI(); err != nil {
+			_ = srv.Stop()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// FrontendAddress is where SDK clients connect.
+func (s *Server) FrontendAddress() string { return s.cfg.Address }
+
+// UIURL is the Web UI's address, or "" when it is off.
+func (s *Server) UIURL() string {
+	if s.cfg.UIAddress == "" {
+		return ""
+	}
+	return "http://" + s.cfg.UIAddress
+}
+
+// Stop shuts the UI and the server down.
+func (s *Server) Stop() error {
+	if s.ui != nil {
+		s.ui.Stop()
+		<-s.uiDone
+	}
+	return s.server.Stop()
+}
+
+func (s *Server) dial() (client.Client, error) {
+	return client.Dial(client.Options{HostPort: s.cfg.Address, Namespace: s.cfg.Namespace, Logger: nopLogger{}})
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var last error
+	for {
+		c, err := s.dial()
+		if err == nil {
+			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			c.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("temporal server did not become ready: %w", last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ensureSearchAttributes adds attributes missing from a namespace created by an older
+// version of hubline, so upgrading the dev database needs no manual step.
+func (s *Server) ensureSearchAttributes(ctx context.Context) error {
+	if len(s.cfg.SearchAttributes) == 0 {
+		return nil
+	}
+	c, err := s.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: s.cfg.Namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range s.cfg.SearchAttributes {
+		if _, ok := resp.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: s.cfg.Namespace, SearchAttributes: missing,
+	})
+	if err != nil {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) startUI() error {
+	host, portStr, err := net.SplitHostPort(s.cfg.UIAddress)
+	if err != nil {
+		return fmt.Errorf("UI address %q: %w", s.cfg.UIAddress, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("UI address %q: bad port", s.cfg.UIAddress)
+	}
+	cfg := &uiconfig.Config{
+		TemporalGRPCAddress: s.cfg.Address,
+		Host:                host,
+		Port:                port,
+		EnableUI:            true,
+		DefaultNamespace:    s.cfg.Namespace,
+		HideLogs:            true,
+		DisableNewsFetch:    true,
+		CORS:                uiconfig.CORS{CookieInsecure: true},
+	}
+	s.ui = uiserver.NewServer(server_options.WithConfigProvider(cfg))
+	s.uiDone = make(chan struct{})
+	go func() {
+		defer close(s.uiDone)
+		_ = s.ui.Start()
+	}()
+	// Wait until it serves, so the URL we print works when the user clicks it.
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.UIURL() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("temporal UI did not start on %s", s.cfg.UIAddress)
+}
+
+func serverConfig(host string, port int, sqlCfg config.SQL) (*config.Config, error) {
+	cfg := &config.Config{}
+	cfg.Global.Membership = config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: "127.0.0.1"}
+	cfg.Persistence = config.Persistence{
+		DefaultStore:     sqliteplugin.PluginName,
+		VisibilityStore:  sqliteplugin.PluginName,
+		NumHistoryShards: 1,
+		DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: &sqlCfg}},
+	}
+	frontend := net.JoinHostPort(host, strconv.Itoa(port))
+	cfg.ClusterMetadata = &cluster.Config{
+		EnableGlobalNamespace:    false,
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        "active",
+		CurrentClusterName:       "active",
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			"active": {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend},
+		},
+	}
+	cfg.DCRedirectionPolicy = config.DCRedirectionPolicy{Policy: "noop"}
+	cfg.Services = map[string]config.Service{}
+	for _, name := range []string{"frontend", "history", "matching", "worker"} {
+		grpcPort := port
+		if name != "frontend" {
+			p, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			grpcPort = p
+		}
+		memberPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		rpc := config.RPC{GRPCPort: grpcPort, MembershipPort: memberPort, BindOnLocalHost: true}
+		if name == "frontend" && host != "" && host != "localhost" && host != "127.0.0.1" {
+			rpc.BindOnLocalHost = false
+			rpc.BindOnIP = host
+		}
+		cfg.Services[name] = config.Service{RPC: rpc}
+	}
+	pprof, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Global.PProf = config.PProf{Port: pprof, Host: "127.0.0.1"}
+	cfg.Archival = config.Archival{
+		History:    config.HistoryArchival{State: "disabled"},
+		Visibility: config.VisibilityArchival{State: "disabled"},
+	}
+	cfg.NamespaceDefaults = config.NamespaceDefaults{Archival: config.ArchivalNamespaceDefaults{
+		History:    config.HistoryArchivalNamespaceDefaults{State: "disabled"},
+		Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+	}}
+	cfg.PublicClient = config.PublicClient{HostPort: frontend}
+	return cfg, nil
+}
+
+// freePort asks the kernel for an unused loopback port for the server's internal services.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func checkFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+// nopLogger silences the SDK client used only for health and setup calls.
+type nopLogger struct{}
+
+func (nopLogger) Debug(string, ...interface{}) {}
+func (nopLogger) Info(string, ...interface{})  {}
+func (nopLogger) Warn(string, ...interface{})  {}
+func (nopLogger) Error(string, ...interface{}) {}

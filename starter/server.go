@@ -1,0 +1,147 @@
+// Package starter is the HTTP API HubSpot calls: it verifies each custom workflow action
+// request, validates its inputs and turns it into a durable Temporal workflow start.
+// Handlers stay thin: decoding, signature checks and error shapes live in one place each.
+package starter
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+)
+
+// MaxBodyBytes caps action requests; HubSpot's are a few KiB.
+const MaxBodyBytes = 1 << 20
+
+// Options configure the starter.
+type Options struct {
+	Temporal client.Client
+	Logger   *zap.Logger
+	// ClientSecret verifies HubSpot signatures; empty disables verification.
+	ClientSecret string
+	// PublicURL is the scheme://host[:port] HubSpot calls; signatures cover it.
+	PublicURL string
+	// BlockExpiration is how long HubSpot keeps a BLOCKed action waiting; ISO is its
+	// ISO-8601 form, returned as hs_expiration_duration.
+	BlockExpiration    time.Duration
+	BlockExpirationISO string
+	// Accounts maps each configured LINE account number to whether LINE approved it for
+	// unit-based statistics (customAggregationUnits).
+	Accounts map[int]bool
+	// Now is the clock (tests move it).
+	Now func() time.Time
+}
+
+// Server is the starter's HTTP handler plus its metrics.
+type Server struct {
+	opts     Options
+	log      *zap.Logger
+	engine   *gin.Engine
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+}
+
+// New builds the starter's routes.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{opts: o, log: o.Logger, engine: gin.New(), registry: prometheus.NewRegistry()}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubline_action_requests_total",
+		Help: "HubSpot action requests by action and outcome (started, duplicate, rejected error codes, ...).",
+	}, []string{"action", "outcome"})
+	s.registry.MustRegister(s.requests, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+
+	e := s.engine
+	e.HandleMethodNotAllowed = true
+	e.Use(s.recoverJSON)
+	e.NoRoute(func(c *gin.Context) { abortError(c, http.StatusNotFound, "not_found", "no such route") })
+	e.NoMethod(func(c *gin.Context) {
+		abortError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
+	})
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.ready)
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	actions := e.Group("/actions", s.readVerifiedBody)
+	actions.POST("/send-line-message", s.sendLineMessage)
+	return s
+}
+
+// Handler is the starter as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Serve answers on l until ctx is done, then drains in-flight requests for up to drain.
+func (s *Server) Serve(ctx context.Context, l net.Listener, drain time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// ready answers 200 only while Temporal answers, so a load balancer stops routing HubSpot
+// to a starter that could not durably start anything.
+func (s *Server) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.opts.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		abortError(c, http.StatusServiceUnavailable, "temporal_unavailable", "Temporal is not reachable: "+err.Error())
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+func (s *Server) recoverJSON(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", zap.Any("panic", r), zap.String("path", c.FullPath()), zap.Stack("stack"))
+			abortError(c, http.StatusInternalServerError, "internal", "internal error")
+		}
+	}()
+	c.Next()
+}
+
+// errorBody is the one JSON error shape of every non-2xx answer.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func abortError(c *gin.Context, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	c.AbortWithStatusJSON(status, b)
+}

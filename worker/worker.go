@@ -1,0 +1,45 @@
+// Package worker runs hubline's workflows and activities on the `hubline` task queue.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/hubline/hubline/activities"
+	"github.com/hubline/hubline/workflows"
+)
+
+// Register adds every workflow and activity to a worker (or a replayer's registry).
+func Register(r sdkworker.Registry, acts *activities.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.SendLineMessage, workflow.RegisterOptions{Name: workflows.SendLineMessageWorkflow})
+	if acts != nil {
+		r.RegisterActivity(acts)
+	}
+}
+
+// New builds the worker. stopTimeout is how long Stop lets running activities finish.
+func New(c client.Client, acts *activities.Activities, stopTimeout time.Duration) sdkworker.Worker {
+	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
+		WorkerStopTimeout: stopTimeout,
+		// A panicking workflow task is retried after a fix is deployed instead of failing
+		// the execution: no HubSpot action is lost to a bug.
+		WorkflowPanicPolicy: sdkworker.BlockWorkflow,
+	})
+	Register(w, acts)
+	return w
+}
+
+// Run polls until ctx is done, then stops polling and waits for running activities.
+func Run(ctx context.Context, w sdkworker.Worker) error {
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
