@@ -5,12 +5,14 @@ package activities
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/hubline/hubline/internal/hubspot"
 	"github.com/hubline/hubline/internal/line"
+	"github.com/hubline/hubline/internal/webhook"
 )
 
 // Error types carried by non-retryable application errors; workflows map them to the
@@ -38,6 +40,15 @@ type Activities struct {
 	Logger                  *zap.Logger
 	// Now is the clock for deadline checks (tests move it).
 	Now func() time.Time
+
+	// Webhook sends Send Data requests through the SSRF guard.
+	Webhook *webhook.Client
+	// ContactBatchWindow is how long a LINE user ID lookup waits for others to share one
+	// HubSpot batch read (default DefaultContactBatchWindow).
+	ContactBatchWindow time.Duration
+
+	contactsOnce sync.Once
+	contacts     *contactBatcher
 }
 
 func (a *Activities) now() time.Time {

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
+
+	"github.com/hubline/hubline/internal/webhook"
 )
 
 // MaxBodyBytes caps action requests; HubSpot's are a few KiB.
@@ -37,6 +39,14 @@ type Options struct {
 	Accounts map[int]bool
 	// Now is the clock (tests move it).
 	Now func() time.Time
+
+	// SendDataAllow opens SSRF-guard exceptions for webhook URLs (HUBLINE_SEND_DATA_ALLOW).
+	SendDataAllow *webhook.AllowList
+	// SendDataMaxAttempts bounds Send Data attempts (HUBLINE_SEND_DATA_MAX_ATTEMPTS, default 10).
+	SendDataMaxAttempts int
+	// LineUserIDProperties maps an account number to the contact property holding its LINE
+	// user ID (HUBSPOT_LINE_USER_ID_PROPERTY, _2, ...); unset accounts use the defaults.
+	LineUserIDProperties map[int]string
 }
 
 // Server is the starter's HTTP handler plus its metrics.
@@ -76,8 +86,14 @@ func New(o Options) *Server {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	actions := e.Group("/actions", s.readVerifiedBody)
 	actions.POST("/send-line-message", s.sendLineMessage)
+	actions.POST("/send-line-message-v2", s.sendLineMessageV2)
+	actions.POST("/send-data", s.sendData)
 	return s
 }
+
+// SetPublicURL changes the base URL signatures are checked against (tests learn their
+// server's address only after it listens).
+func (s *Server) SetPublicURL(u string) { s.opts.PublicURL = u }
 
 // Handler is the starter as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.engine }

@@ -7,19 +7,18 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/workflow"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/hubline/hubline/activities"
 	"github.com/hubline/hubline/workflows"
 )
 
-// Register adds every workflow and activity to a worker (or a replayer's registry).
-func Register(r sdkworker.Registry, acts *activities.Activities) {
+// Register adds every workflow to a worker or a replayer.
+func Register(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.SendLineMessage, workflow.RegisterOptions{Name: workflows.SendLineMessageWorkflow})
-	if acts != nil {
-		r.RegisterActivity(acts)
-	}
+	r.RegisterWorkflowWithOptions(workflows.SendLineMessageV2, workflow.RegisterOptions{Name: workflows.SendLineMessageV2Workflow})
+	r.RegisterWorkflowWithOptions(workflows.SendData, workflow.RegisterOptions{Name: workflows.SendDataWorkflow})
 }
 
 // New builds the worker. stopTimeout is how long Stop lets running activities finish.
@@ -30,7 +29,8 @@ func New(c client.Client, acts *activities.Activities, stopTimeout time.Duration
 		// the execution: no HubSpot action is lost to a bug.
 		WorkflowPanicPolicy: sdkworker.BlockWorkflow,
 	})
-	Register(w, acts)
+	Register(w)
+	w.RegisterActivity(acts)
 	return w
 }
 

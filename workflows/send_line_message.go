@@ -115,7 +115,7 @@ func push(ctx workflow.Context, in SendLineMessageInput) map[string]string {
 func failureFromError(err error) map[string]string {
 	var te *temporal.TimeoutError
 	if errors.As(err, &te) {
-		return Failure(CodeExpired, "the message could not be sent before the action's block expiration")
+		return Failure(CodeExpired, "the message could not be sent in time (before the block expiration, and within LINE's 24-hour retry-key window); it is not sent late")
 	}
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) {

@@ -14,6 +14,7 @@ import (
 	"github.com/hubline/hubline/internal/hubspot"
 	"github.com/hubline/hubline/internal/line"
 	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/internal/webhook"
 	"github.com/hubline/hubline/starter"
 )
 
@@ -54,6 +55,11 @@ func newActivities(cfg *config.Config, log *zap.Logger) (*activities.Activities,
 		log.Warn("no HubSpot credentials (HUBSPOT_ACCESS_TOKEN or HUBSPOT_REFRESH_TOKEN): callbacks and timeline writes will fail until one is set")
 		tokens = hubspot.StaticToken("")
 	}
+	allow, err := webhook.ParseAllowList(cfg.SendDataAllow)
+	if err != nil {
+		return nil, fmt.Errorf("HUBLINE_SEND_DATA_ALLOW: %w", err)
+	}
+	a.Webhook = webhook.NewClient(webhook.Options{Allow: allow})
 	a.HubSpot = hubspot.NewClient(hubspot.Options{
 		BaseURL: cfg.HubSpotAPIBaseURL, Tokens: tokens, HTTPClient: hc, Logger: log.Named("hubspot"),
 	})
@@ -72,8 +78,15 @@ func newStarter(cfg *config.Config, c client.Client, log *zap.Logger) *starter.S
 	for n, a := range cfg.LineAccounts {
 		accounts[n] = a.AggregationUnits
 	}
+	// Load validated the allow-list already.
+	allow, _ := webhook.ParseAllowList(cfg.SendDataAllow)
+	props := map[int]string{}
+	for _, n := range cfg.AccountNumbers() {
+		props[n] = cfg.LineUserIDProperty(n)
+	}
 	return starter.New(starter.Options{
 		Temporal: c, Logger: log.Named("starter"), ClientSecret: cfg.HubSpotClientSecret, PublicURL: cfg.PublicURL,
 		BlockExpiration: cfg.BlockExpiration, BlockExpirationISO: cfg.BlockExpirationISO, Accounts: accounts,
+		SendDataAllow: allow, SendDataMaxAttempts: cfg.SendDataMaxAttempts, LineUserIDProperties: props,
 	})
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hubline/hubline/internal/webhook"
 )
 
 // Setting documents one environment variable.
@@ -37,7 +39,7 @@ var Settings = []Setting{
 	{"HUBLINE_INSECURE_SKIP_SIGNATURE", "false", []string{"starter"}, "true lets the starter run without HUBSPOT_CLIENT_SECRET (no signature checks). Never in production."},
 	{"HUBLINE_SHUTDOWN_TIMEOUT", "30s", []string{"dev", "worker", "starter"}, "How long shutdown waits for in-flight HTTP requests and running activities."},
 	{"HUBLINE_LOG_LEVEL", "info", []string{"dev", "worker", "starter"}, "debug, info, warn or error."},
-	{"HUBSPOT_CLIENT_SECRET", "", []string{"dev", "starter"}, "HubSpot app client secret: verifies request signatures (v3, else v2)."},
+	{"HUBSPOT_CLIENT_SECRET", "", []string{"dev", "starter", "worker"}, "HubSpot app client secret: verifies request signatures (v3, else v2); the worker uses it to refresh OAuth tokens."},
 	{"HUBSPOT_ACCESS_TOKEN", "", []string{"dev", "worker"}, "HubSpot access token (OAuth or private app) for callbacks and timeline events. Unset in dev: the HubSpot sandbox is used."},
 	{"HUBSPOT_CLIENT_ID", "", []string{"dev", "worker"}, "With HUBSPOT_REFRESH_TOKEN: refresh OAuth access tokens (they expire after 30 minutes) instead of using HUBSPOT_ACCESS_TOKEN."},
 	{"HUBSPOT_REFRESH_TOKEN", "", []string{"dev", "worker"}, "OAuth refresh token (with HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET)."},
@@ -46,6 +48,9 @@ var Settings = []Setting{
 	{"LINE_CHANNEL_ACCESS_TOKEN", "", []string{"dev", "worker", "starter"}, "LINE channel access token of account 1; _2, _3, ... add accounts. The starter only reads which accounts exist. Unset in dev: the LINE sandbox is used."},
 	{"LINE_CUSTOM_AGGREGATION_UNITS", "false", []string{"dev", "starter"}, "true for accounts LINE approved for unit-based statistics (analytics tag sent as customAggregationUnits); _2, _3, ... per account."},
 	{"LINE_API_BASE_URL", "https://api.line.me", []string{"dev", "worker"}, "LINE Messaging API base URL."},
+	{"HUBSPOT_LINE_USER_ID_PROPERTY", "line_user_id", []string{"dev", "starter"}, "Contact property holding account 1's LINE user ID for Send LINE Message (v2); _2, _3, ... per account (default line_user_id_<n>)."},
+	{"HUBLINE_SEND_DATA_ALLOW", "", []string{"dev", "worker", "starter"}, "Send Data: comma-separated host names or CIDR ranges exempt from the private-address guard (e.g. localhost,127.0.0.1/32 for local receivers)."},
+	{"HUBLINE_SEND_DATA_MAX_ATTEMPTS", "10", []string{"dev", "starter"}, "Send Data: attempts per execution for connection errors, timeouts, 5xx and 429 (at least 1)."},
 }
 
 // LineAccount is one connected LINE official account.
@@ -78,6 +83,24 @@ type Config struct {
 	LineAPIBaseURL             string
 	LineAccounts               map[int]LineAccount
 	lineAggregationUnitsByAcct map[int]bool
+
+	// LineUserIDProperties maps account numbers to HUBSPOT_LINE_USER_ID_PROPERTY(_n) values
+	// that were set; see LineUserIDProperty for the defaults.
+	LineUserIDProperties map[int]string
+	// SendDataAllow is HUBLINE_SEND_DATA_ALLOW as given (validated by Load).
+	SendDataAllow       string
+	SendDataMaxAttempts int
+}
+
+// LineUserIDProperty is the contact property holding account n's LINE user ID.
+func (c *Config) LineUserIDProperty(n int) string {
+	if p := c.LineUserIDProperties[n]; p != "" {
+		return p
+	}
+	if n <= 1 {
+		return "line_user_id"
+	}
+	return "line_user_id_" + strconv.Itoa(n)
 }
 
 // FromEnv reads the process environment.
@@ -92,8 +115,9 @@ func Load(environ []string) (*Config, error) {
 		}
 	}
 	get := func(name string) string {
-		if v, ok := env[name]; ok {
-			return strings.TrimSpace(v)
+		// An empty value counts as unset, as compose files and shells often pass them.
+		if v := strings.TrimSpace(env[name]); v != "" {
+			return v
 		}
 		for _, s := range Settings {
 			if s.Name == name && !strings.HasPrefix(s.Default, "http://<") {
@@ -185,6 +209,28 @@ func Load(environ []string) (*Config, error) {
 		}
 	}
 	c.lineAggregationUnitsByAcct = units
+
+	c.LineUserIDProperties = map[int]string{}
+	for k, v := range env {
+		if n, ok := numbered(k, "HUBSPOT_LINE_USER_ID_PROPERTY"); ok {
+			v = strings.TrimSpace(v)
+			switch {
+			case n == 0:
+				errs = append(errs, fmt.Errorf("%s: account numbers start at 2 for numbered variables", k))
+			case v != "" && strings.Trim(strings.ToLower(v), "abcdefghijklmnopqrstuvwxyz0123456789_") != "":
+				errs = append(errs, fmt.Errorf("%s=%q: want a HubSpot property internal name (letters, digits, _)", k, v))
+			case v != "":
+				c.LineUserIDProperties[n] = v
+			}
+		}
+	}
+	c.SendDataAllow = get("HUBLINE_SEND_DATA_ALLOW")
+	if _, err := webhook.ParseAllowList(c.SendDataAllow); err != nil {
+		errs = append(errs, fmt.Errorf("HUBLINE_SEND_DATA_ALLOW=%q: %w", c.SendDataAllow, err))
+	}
+	if c.SendDataMaxAttempts, err = strconv.Atoi(get("HUBLINE_SEND_DATA_MAX_ATTEMPTS")); err != nil || c.SendDataMaxAttempts < 1 || c.SendDataMaxAttempts > 1000 {
+		errs = append(errs, fmt.Errorf("HUBLINE_SEND_DATA_MAX_ATTEMPTS=%q: want a whole number from 1 to 1000", get("HUBLINE_SEND_DATA_MAX_ATTEMPTS")))
+	}
 	for n, a := range c.LineAccounts {
 		a.AggregationUnits = units[n]
 		c.LineAccounts[n] = a

@@ -1,0 +1,123 @@
+package hubline_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/hubline/hubline/workflows"
+)
+
+// requiredComposeVars are the variables docker-compose.yml refuses to start without.
+var requiredComposeVars = map[string]string{
+	"POSTGRES_PASSWORD":         "pg-secret",
+	"HUBSPOT_CLIENT_SECRET":     "hs-secret",
+	"HUBLINE_PUBLIC_URL":        "https://hubline.example.com",
+	"LINE_CHANNEL_ACCESS_TOKEN": "line-token",
+}
+
+func loadCompose(t *testing.T) (*types.Project, error) {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{"docker-compose.yml"},
+		cli.WithWorkingDirectory("."), cli.WithOsEnv, cli.WithName("hubline"))
+	if err != nil {
+		t.Fatalf("compose options: %v", err)
+	}
+	return opts.LoadProject(context.Background())
+}
+
+func setComposeEnv(t *testing.T) {
+	t.Helper()
+	for k, v := range requiredComposeVars {
+		t.Setenv(k, v)
+	}
+}
+
+func TestComposeProject(t *testing.T) {
+	setComposeEnv(t)
+	p, err := loadCompose(t)
+	if err != nil {
+		t.Fatalf("load docker-compose.yml: %v", err)
+	}
+	svc := func(name string) types.ServiceConfig {
+		t.Helper()
+		s, err := p.GetService(name)
+		if err != nil {
+			t.Fatalf("service %s: %v", name, err)
+		}
+		return s
+	}
+	for _, name := range []string{"postgresql", "temporal-schema", "temporal", "temporal-admin-tools", "temporal-ui", "hubline-worker", "hubline-starter"} {
+		svc(name)
+	}
+
+	for name, command := range map[string]string{"hubline-worker": "worker", "hubline-starter": "starter"} {
+		s := svc(name)
+		if got := strings.Join(s.Command, " "); got != command {
+			t.Errorf("%s runs command %q, want %q", name, got, command)
+		}
+		if v := s.Environment["TEMPORAL_ADDRESS"]; v == nil || *v != "temporal:7233" {
+			t.Errorf("%s: TEMPORAL_ADDRESS = %v, want temporal:7233", name, v)
+		}
+		if v := s.Environment["LINE_CHANNEL_ACCESS_TOKEN"]; v == nil || *v != "line-token" {
+			t.Errorf("%s: LINE_CHANNEL_ACCESS_TOKEN not passed through from the environment", name)
+		}
+		if s.StopGracePeriod == nil {
+			t.Errorf("%s has no stop_grace_period", name)
+		}
+		if dep, ok := s.DependsOn["temporal-admin-tools"]; !ok || dep.Condition != types.ServiceConditionCompletedSuccessfully {
+			t.Errorf("%s must wait for temporal-admin-tools to complete", name)
+		}
+	}
+	starter := svc("hubline-starter")
+	if v := starter.Environment["HUBLINE_HTTP_ADDR"]; v == nil || *v != "0.0.0.0:8080" {
+		t.Errorf("hubline-starter: HUBLINE_HTTP_ADDR = %v, want 0.0.0.0:8080", v)
+	}
+	if starter.HealthCheck == nil || !strings.Contains(strings.Join(starter.HealthCheck.Test, " "), "/readyz") {
+		t.Errorf("hubline-starter health check should probe /readyz")
+	}
+	if dep, ok := svc("temporal").DependsOn["temporal-schema"]; !ok || dep.Condition != types.ServiceConditionCompletedSuccessfully {
+		t.Errorf("temporal must wait for temporal-schema to complete")
+	}
+
+	// Only the starter and the UI publish host ports, on loopback.
+	for _, s := range p.Services {
+		for _, port := range s.Ports {
+			if port.HostIP != "127.0.0.1" || (port.Published != "8080" && port.Published != "8233") {
+				t.Errorf("%s publishes %s:%s; only 127.0.0.1:8080 and 127.0.0.1:8233 are expected", s.Name, port.HostIP, port.Published)
+			}
+		}
+	}
+
+	admin := svc("temporal-admin-tools")
+	script := strings.Join(append(append([]string{}, admin.Entrypoint...), admin.Command...), " ")
+	if !strings.Contains(script, "--type Keyword") {
+		t.Errorf("temporal-admin-tools does not create Keyword search attributes")
+	}
+	for name, typ := range workflows.SearchAttributes() {
+		if typ != enumspb.INDEXED_VALUE_TYPE_KEYWORD {
+			t.Errorf("search attribute %s is %v; the compose setup only creates Keyword attributes", name, typ)
+		}
+		if !strings.Contains(script, name) {
+			t.Errorf("temporal-admin-tools does not create search attribute %s", name)
+		}
+	}
+}
+
+func TestComposeRequiresSecrets(t *testing.T) {
+	for missing := range requiredComposeVars {
+		t.Run(missing, func(t *testing.T) {
+			setComposeEnv(t)
+			t.Setenv(missing, "") // ${VAR:?...} rejects empty as well as unset
+			if _, err := loadCompose(t); err == nil {
+				t.Fatalf("docker-compose.yml loaded without %s", missing)
+			} else if !strings.Contains(err.Error(), missing) {
+				t.Errorf("error does not name %s: %v", missing, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,287 @@
+// Package testenv assembles hubline for integration tests: a real in-process Temporal
+// server (temporaltest), the real worker and starter, and the LINE and HubSpot sandboxes as
+// HTTP fakes. Only tests import it.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/hubline/hubline/activities"
+	"github.com/hubline/hubline/internal/hubspot"
+	"github.com/hubline/hubline/internal/hubspotsandbox"
+	"github.com/hubline/hubline/internal/line"
+	"github.com/hubline/hubline/internal/linesandbox"
+	"github.com/hubline/hubline/internal/webhook"
+	"github.com/hubline/hubline/starter"
+	"github.com/hubline/hubline/worker"
+	"github.com/hubline/hubline/workflows"
+)
+
+// Secret is the HubSpot client secret the test starter verifies signatures with.
+const Secret = "test-client-secret"
+
+// Options tune an Env.
+type Options struct {
+	// NoWorker leaves the worker stopped (start it with StartWorker).
+	NoWorker bool
+	// HubSpot configures the HubSpot sandbox.
+	HubSpot hubspotsandbox.Options
+	// LINE configures the LINE sandbox (tokens are set by the Env).
+	LINE linesandbox.Options
+	// Accounts maps account number → unit-based statistics; default {1: false}.
+	Accounts map[int]bool
+	// BlockExpiration defaults to 24h.
+	BlockExpiration time.Duration
+	// StarterNow overrides the starter's clock.
+	StarterNow func() time.Time
+	// SendDataAllow is HUBLINE_SEND_DATA_ALLOW for the worker and starter (e.g.
+	// "127.0.0.1/32" for httptest receivers). Default: nothing allowed.
+	SendDataAllow string
+	// SendDataMaxAttempts is HUBLINE_SEND_DATA_MAX_ATTEMPTS (default 10).
+	SendDataMaxAttempts int
+	// LineUserIDProperties is HUBSPOT_LINE_USER_ID_PROPERTY(_n) by account.
+	LineUserIDProperties map[int]string
+}
+
+// Env is one running hubline.
+type Env struct {
+	t          testing.TB
+	Temporal   *temporaltest.TestServer
+	Client     client.Client
+	LINE       *linesandbox.Server
+	HubSpot    *hubspotsandbox.Server
+	Activities *activities.Activities
+	Starter    *httptest.Server
+	Logger     *zap.Logger
+	worker     sdkworker.Worker
+	now        func() time.Time
+}
+
+// New starts everything; it is torn down with the test.
+func New(t testing.TB, o Options) *Env {
+	t.Helper()
+	if o.Accounts == nil {
+		o.Accounts = map[int]bool{1: false}
+	}
+	if o.BlockExpiration == 0 {
+		o.BlockExpiration = 24 * time.Hour
+	}
+	e := &Env{t: t, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), now: time.Now}
+	if o.StarterNow != nil {
+		e.now = o.StarterNow
+	}
+	e.Temporal = temporaltest.NewServer(temporaltest.WithT(t.(*testing.T)))
+	e.Client = e.Temporal.GetDefaultClient()
+	AddSearchAttributes(t, e.Client, e.Temporal.GetDefaultNamespace())
+
+	tokens := map[string]string{}
+	for n := range o.Accounts {
+		tokens[lineToken(n)] = "account " + strconv.Itoa(n)
+	}
+	o.LINE.Tokens = tokens
+	e.LINE = linesandbox.New(o.LINE)
+	lineSrv := httptest.NewServer(e.LINE)
+	t.Cleanup(lineSrv.Close)
+	if o.HubSpot.AccessToken == "" {
+		o.HubSpot.AccessToken = "hubspot-test-token"
+	}
+	e.HubSpot = hubspotsandbox.New(o.HubSpot)
+	hsSrv := httptest.NewServer(e.HubSpot)
+	t.Cleanup(hsSrv.Close)
+
+	hc := &http.Client{Timeout: 10 * time.Second}
+	e.Activities = &activities.Activities{
+		LINE:                    map[int]*line.Client{},
+		TimelineEventTemplateID: "test-template",
+		Logger:                  e.Logger,
+		HubSpot: hubspot.NewClient(hubspot.Options{
+			BaseURL: hsSrv.URL, Tokens: hubspot.StaticToken(o.HubSpot.AccessToken), HTTPClient: hc, Logger: e.Logger,
+		}),
+	}
+	allow, err := webhook.ParseAllowList(o.SendDataAllow)
+	if err != nil {
+		t.Fatalf("SendDataAllow: %v", err)
+	}
+	e.Activities.Webhook = webhook.NewClient(webhook.Options{Allow: allow, Timeout: 10 * time.Second})
+	for n := range o.Accounts {
+		c, err := line.NewClient(lineSrv.URL, lineToken(n), hc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Activities.LINE[n] = c
+	}
+	if !o.NoWorker {
+		e.StartWorker()
+	}
+	st := starter.New(starter.Options{
+		Temporal: e.Client, Logger: e.Logger, ClientSecret: Secret, BlockExpiration: o.BlockExpiration,
+		BlockExpirationISO: "PT" + strconv.Itoa(int(o.BlockExpiration.Seconds())) + "S", Accounts: o.Accounts, Now: o.StarterNow,
+		SendDataAllow: allow, SendDataMaxAttempts: o.SendDataMaxAttempts, LineUserIDProperties: o.LineUserIDProperties,
+	})
+	e.Starter = httptest.NewUnstartedServer(st.Handler())
+	e.Starter.Start()
+	t.Cleanup(e.Starter.Close)
+	// Signatures cover the public URL; in tests that is the httptest server's own.
+	st.SetPublicURL(e.Starter.URL)
+	return e
+}
+
+func lineToken(n int) string { return fmt.Sprintf("line-token-%d", n) }
+
+// StartWorker starts the hubline worker (idempotent).
+func (e *Env) StartWorker() {
+	if e.worker != nil {
+		return
+	}
+	e.worker = worker.New(e.Client, e.Activities, 5*time.Second)
+	if err := e.worker.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(e.StopWorker)
+}
+
+// StopWorker stops the worker, as a deploy or crash would.
+func (e *Env) StopWorker() {
+	if e.worker != nil {
+		e.worker.Stop()
+		e.worker = nil
+	}
+}
+
+// AddSearchAttributes registers hubline's search attributes (temporaltest adds none).
+func AddSearchAttributes(t testing.TB, c client.Client, namespace string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: workflows.SearchAttributes(),
+	})
+	if err != nil {
+		t.Fatalf("add search attributes: %v", err)
+	}
+}
+
+// Response is a decoded starter answer.
+type Response struct {
+	Status       int
+	OutputFields map[string]string `json:"outputFields"`
+	Error        struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	Raw string
+}
+
+// Post sends body to the starter, signed with HubSpot's v3 scheme.
+func (e *Env) Post(path string, body any) Response {
+	e.t.Helper()
+	b, ok := body.([]byte)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(http.MethodPost, e.Starter.URL+path, bytes.NewReader(b))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	SignV3(req, b, e.now())
+	return Do(e.t, req)
+}
+
+// SignV3 adds HubSpot v3 signature headers for the test secret.
+func SignV3(req *http.Request, body []byte, at time.Time) {
+	ts := strconv.FormatInt(at.UnixMilli(), 10)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-HubSpot-Request-Timestamp", ts)
+	req.Header.Set("X-HubSpot-Signature-v3", hubspot.SignV3(Secret, req.Method, req.URL.String(), body, ts))
+}
+
+// Do sends a request and decodes the starter's answer.
+func Do(t testing.TB, req *http.Request) Response {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := Response{Status: resp.StatusCode, Raw: string(raw)}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("answer is not JSON (%d): %s", resp.StatusCode, raw)
+	}
+	return r
+}
+
+// Action builds a Send LINE Message request body.
+func Action(callbackID string, inputs map[string]string, props map[string]string) map[string]any {
+	return map[string]any{
+		"callbackId":  callbackID,
+		"origin":      map[string]any{"portalId": 102670506, "actionDefinitionId": 10646377, "actionDefinitionVersion": 1},
+		"context":     map[string]any{"source": "WORKFLOWS", "workflowId": 192814114},
+		"object":      map[string]any{"objectId": 904, "objectType": "CONTACT", "properties": props},
+		"inputFields": inputs,
+	}
+}
+
+// UserID is a valid LINE user ID for tests.
+const UserID = "U4af4980629aaaaaaaaaaaaaaaaaaaaaa"
+
+// Eventually polls cond until it holds or the deadline passes.
+func Eventually(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Result waits for a workflow's result.
+func (e *Env) Result(workflowID string, out any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return e.Client.GetWorkflow(ctx, workflowID, "").Get(ctx, out)
+}
+
+// WriteHistory saves a closed workflow's history as JSON for replay tests.
+func (e *Env) WriteHistory(workflowID, path string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	it := e.Client.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	h := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return err
+		}
+		h.Events = append(h.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(h)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}

@@ -1,0 +1,50 @@
+package webhook_test
+
+// The receiver-side verification shown in docs/send-data-and-v2.md. TestReadmeSnippetInDocs
+// keeps the two identical; TestReceiverVerifiesRealRequests runs it against real requests.
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// --- snippet start ---
+// verifyHubline checks the X-Hubline-Signature header of a Send Data request.
+// body must be the raw request body, exactly as received.
+func verifyHubline(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
+	var ts string
+	var sigs []string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sigs = append(sigs, v)
+		}
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || len(sigs) == 0 {
+		return errors.New("malformed signature header")
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
+		return errors.New("signature timestamp outside the tolerance window")
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(ts + "."))
+	mac.Write(body)
+	want := mac.Sum(nil)
+	for _, s := range sigs {
+		if got, err := hex.DecodeString(s); err == nil && hmac.Equal(got, want) {
+			return nil
+		}
+	}
+	return errors.New("signature mismatch")
+}
+
+// --- snippet end ---
