@@ -31,6 +31,8 @@ const (
 	// Sandboxes are mounted on the starter's HTTP server, at stable addresses.
 	lineSandboxPath    = "/sandbox/line"
 	hubspotSandboxPath = "/sandbox/hubspot"
+	// devSendDataAllow opens the Send Data guard to loopback receivers only.
+	devSendDataAllow = "localhost,127.0.0.0/8,::1/128"
 )
 
 func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
@@ -74,6 +76,11 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 		}
 	}
 
+	if cfg.SendDataAllow == "" {
+		// Local receivers are what dev users test Send Data against; production keeps the guard shut.
+		cfg.SendDataAllow = devSendDataAllow
+		log.Info("Send Data may reach local receivers in dev", zap.String("HUBLINE_SEND_DATA_ALLOW", devSendDataAllow))
+	}
 	log.Info("starting embedded Temporal server", zap.String("address", cfg.TemporalAddress),
 		zap.String("database", filepath.Join(cfg.DataDir, "temporal.db")))
 	srv, err := devserver.Start(ctx, devserver.Config{
