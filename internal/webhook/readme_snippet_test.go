@@ -1,6 +1,6 @@
 package webhook_test
 
-// The receiver-side verification shown in docs/send-data-and-v2.md. TestReadmeSnippetInDocs
+// The receiver-side verification shown in README.md. TestReadmeSnippetInDocs
 // keeps the two identical; TestReceiverVerifiesRealRequests runs it against real requests.
 
 import (

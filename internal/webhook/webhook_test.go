@@ -279,8 +279,8 @@ func TestReceiverVerifiesRealRequests(t *testing.T) {
 	}
 }
 
-// TestReadmeSnippetInDocs keeps the Go snippet in docs/send-data-and-v2.md identical to the
-// one the tests run.
+// TestReadmeSnippetInDocs keeps the Go snippet in README.md ("Verifying a Send Data signature
+// on the receiving end") identical to the one the tests run.
 func TestReadmeSnippetInDocs(t *testing.T) {
 	src, err := os.ReadFile("readme_snippet_test.go")
 	if err != nil {
@@ -288,11 +288,11 @@ func TestReadmeSnippetInDocs(t *testing.T) {
 	}
 	_, rest, _ := strings.Cut(string(src), "// --- snippet start ---\n")
 	snippet, _, _ := strings.Cut(rest, "// --- snippet end ---")
-	doc, err := os.ReadFile("../../docs/send-data-and-v2.md")
+	doc, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(doc), strings.TrimSpace(snippet)) {
-		t.Fatal("docs/send-data-and-v2.md does not contain the verifyHubline snippet of readme_snippet_test.go verbatim")
+		t.Fatal("README.md does not contain the verifyHubline snippet of readme_snippet_test.go verbatim")
 	}
 }
