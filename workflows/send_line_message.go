@@ -61,6 +61,11 @@ func SendLineMessage(ctx workflow.Context, in SendLineMessageInput) (SendLineMes
 	workflow.GetLogger(ctx).Info("LINE push finished",
 		"state", out[FieldExecutionState], "error_code", out[FieldErrorCode])
 
+	return reportLineDelivery(ctx, in, out), nil
+}
+
+// reportLineDelivery tells HubSpot the outcome of a LINE send (v1 and v2 alike).
+func reportLineDelivery(ctx workflow.Context, in SendLineMessageInput, out map[string]string) SendLineMessageResult {
 	res := SendLineMessageResult{OutputFields: out}
 	res.CallbackError, res.TimelineError = reportToHubSpot(ctx, hubspotReport{
 		PortalID: in.PortalID, CallbackID: in.CallbackID, ObjectID: in.ObjectID, ActionType: in.ActionType,
@@ -72,7 +77,7 @@ func SendLineMessage(ctx workflow.Context, in SendLineMessageInput) (SendLineMes
 		},
 		ExtraData: map[string]any{"messages": in.Messages},
 	})
-	return res, nil
+	return res
 }
 
 // push runs the LINE push activity and turns its outcome into HubSpot output fields.

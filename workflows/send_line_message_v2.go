@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -44,18 +43,7 @@ func SendLineMessageV2(ctx workflow.Context, in SendLineMessageV2Input) (ActionR
 	workflow.GetLogger(ctx).Info("LINE push (v2) finished",
 		"state", out[FieldExecutionState], "error_code", out[FieldErrorCode])
 
-	res := ActionResult{OutputFields: out}
-	res.CallbackError, res.TimelineError = reportToHubSpot(ctx, hubspotReport{
-		PortalID: in.PortalID, CallbackID: in.CallbackID, ObjectID: in.ObjectID, ActionType: in.ActionType,
-		Deadline: in.Deadline, OutputFields: out,
-		Tokens: map[string]string{
-			"line_account":  strconv.Itoa(in.Account),
-			"analytics_tag": in.AnalyticsTag,
-			"message_count": strconv.Itoa(len(in.Messages)),
-		},
-		ExtraData: map[string]any{"messages": in.Messages},
-	})
-	return res, nil
+	return reportLineDelivery(ctx, in.SendLineMessageInput, out), nil
 }
 
 // lookupLineUserID reads the ID through the CRM API; a non-nil map is a final failure.
