@@ -204,6 +204,14 @@ func (s *Server) closedRun(ctx context.Context, c *gin.Context, log *zap.Logger,
 	s.requests.WithLabelValues(action, "duplicate").Inc()
 	var res workflows.SendLineMessageResult
 	err := s.opts.Temporal.GetWorkflow(ctx, id, "").Get(ctx, &res)
+	var ended *temporal.WorkflowExecutionError
+	if err != nil && !errors.As(err, &ended) {
+		// Temporal did not answer: not the run's outcome. HubSpot retries a 503, and the
+		// retry is still deduplicated.
+		log.Error("could not read the closed run's outcome", zap.Error(err))
+		abortError(c, http.StatusServiceUnavailable, "temporal_unavailable", "could not read this execution's earlier outcome; HubSpot will retry")
+		return
+	}
 	if err != nil || res.OutputFields == nil {
 		log.Warn("redelivered execution's run did not complete normally", zap.Error(err))
 		c.JSON(http.StatusOK, outputs(workflows.Failure("run_failed",

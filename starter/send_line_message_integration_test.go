@@ -246,3 +246,20 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("readyz: %d", resp.StatusCode)
 	}
 }
+
+func TestRedeliveryOfATerminatedRunFailsContinue(t *testing.T) {
+	env := testenv.New(t, testenv.Options{NoWorker: true})
+	env.Post(route, hello("cb-term"))
+	if err := env.Client.TerminateWorkflow(t.Context(), workflows.WorkflowID("cb-term"), "", "operator stopped it"); err != nil {
+		t.Fatal(err)
+	}
+	r := env.Post(route, hello("cb-term"))
+	if r.Status != 200 || r.OutputFields["hs_execution_state"] != "FAIL_CONTINUE" || r.OutputFields["error_code"] != "run_failed" {
+		t.Fatalf("answer: %d %s", r.Status, r.Raw)
+	}
+	env.StartWorker()
+	time.Sleep(300 * time.Millisecond)
+	if env.LINE.Requests() != 0 {
+		t.Fatal("a terminated execution was sent")
+	}
+}
