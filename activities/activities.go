@@ -49,6 +49,11 @@ type Activities struct {
 
 	contactsOnce sync.Once
 	contacts     *contactBatcher
+
+	// LinePushRate is pushes per second per LINE account for queue batches (LINE_PUSH_RATE,
+	// _2, ...; unset accounts use DefaultLinePushRate).
+	LinePushRate map[int]int
+	lineLimits   lineLimiters
 }
 
 func (a *Activities) now() time.Time {

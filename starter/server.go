@@ -47,6 +47,8 @@ type Options struct {
 	// LineUserIDProperties maps an account number to the contact property holding its LINE
 	// user ID (HUBSPOT_LINE_USER_ID_PROPERTY, _2, ...); unset accounts use the defaults.
 	LineUserIDProperties map[int]string
+	// Queue configures Send LINE Message by Queue.
+	Queue QueueOptions
 }
 
 // Server is the starter's HTTP handler plus its metrics.
@@ -56,6 +58,9 @@ type Server struct {
 	engine   *gin.Engine
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
+
+	queues      queueSet
+	queueGroups prometheus.Histogram
 }
 
 // New builds the starter's routes.
@@ -72,6 +77,13 @@ func New(o Options) *Server {
 		Name: "hubline_action_requests_total",
 		Help: "HubSpot action requests by action and outcome (started, duplicate, rejected error codes, ...).",
 	}, []string{"action", "outcome"})
+	o.Queue = o.Queue.withDefaults()
+	s.opts.Queue = o.Queue
+	s.queueGroups = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "hubline_queue_group_commit_size", Help: "Recipients per queue group commit (one SignalWithStart).",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+	})
+	s.registry.MustRegister(s.queueGroups)
 	s.registry.MustRegister(s.requests, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 
 	e := s.engine
@@ -88,6 +100,7 @@ func New(o Options) *Server {
 	actions.POST("/send-line-message", s.sendLineMessage)
 	actions.POST("/send-line-message-v2", s.sendLineMessageV2)
 	actions.POST("/send-data", s.sendData)
+	actions.POST("/send-line-message-queue", s.sendLineMessageQueue)
 	return s
 }
 
@@ -100,13 +113,19 @@ func (s *Server) Handler() http.Handler { return s.engine }
 
 // Serve answers on l until ctx is done, then drains in-flight requests for up to drain.
 func (s *Server) Serve(ctx context.Context, l net.Listener, drain time.Duration) error {
+	return Serve(ctx, l, s.engine, drain, s.log)
+}
+
+// Serve runs h on l with production timeouts until ctx is done, then shuts down gracefully,
+// letting in-flight requests finish for up to drain.
+func Serve(ctx context.Context, l net.Listener, h http.Handler, drain time.Duration, log *zap.Logger) error {
 	srv := &http.Server{
-		Handler:           s.engine,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

@@ -19,6 +19,7 @@ func Register(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.SendLineMessage, workflow.RegisterOptions{Name: workflows.SendLineMessageWorkflow})
 	r.RegisterWorkflowWithOptions(workflows.SendLineMessageV2, workflow.RegisterOptions{Name: workflows.SendLineMessageV2Workflow})
 	r.RegisterWorkflowWithOptions(workflows.SendData, workflow.RegisterOptions{Name: workflows.SendDataWorkflow})
+	registerQueue(r)
 }
 
 // New builds the worker. stopTimeout is how long Stop lets running activities finish.

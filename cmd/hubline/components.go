@@ -45,6 +45,10 @@ func newActivities(cfg *config.Config, log *zap.Logger) (*activities.Activities,
 		}
 		a.LINE[n] = c
 	}
+	a.LinePushRate = map[int]int{}
+	for n := range cfg.LineAccounts {
+		a.LinePushRate[n] = cfg.Queue.PushRate(n)
+	}
 	var tokens hubspot.TokenSource
 	switch {
 	case cfg.HubSpotRefreshToken != "":
@@ -88,5 +92,6 @@ func newStarter(cfg *config.Config, c client.Client, log *zap.Logger) *starter.S
 		Temporal: c, Logger: log.Named("starter"), ClientSecret: cfg.HubSpotClientSecret, PublicURL: cfg.PublicURL,
 		BlockExpiration: cfg.BlockExpiration, BlockExpirationISO: cfg.BlockExpirationISO, Accounts: accounts,
 		SendDataAllow: allow, SendDataMaxAttempts: cfg.SendDataMaxAttempts, LineUserIDProperties: props,
+		Queue: queueOptions(cfg),
 	})
 }

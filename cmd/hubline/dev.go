@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"github.com/hubline/hubline/internal/hubspotsandbox"
 	"github.com/hubline/hubline/internal/linesandbox"
 	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/starter"
 	"github.com/hubline/hubline/worker"
 	"github.com/hubline/hubline/workflows"
 )
@@ -113,6 +113,11 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	// The worker stops before the starter, whose server also carries the sandboxes the
 	// worker's activities may still be calling.
 	defer w.Stop()
+	lw := worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout)
+	if err := lw.Start(); err != nil {
+		return fmt.Errorf("start hubline-line worker: %w", err)
+	}
+	defer lw.Stop()
 
 	if cfg.HubSpotClientSecret == "" {
 		log.Warn("HUBSPOT_CLIENT_SECRET is unset: dev accepts UNSIGNED requests. Never expose this to the internet.")
@@ -124,7 +129,7 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	serveCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- serveMux(serveCtx, l, mux, cfg.ShutdownTimeout) }()
+	go func() { errc <- starter.Serve(serveCtx, l, mux, cfg.ShutdownTimeout, log) }()
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
@@ -134,26 +139,6 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	case err := <-errc:
 		return err
 	}
-}
-
-func serveMux(ctx context.Context, l net.Listener, h http.Handler, drain time.Duration) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
 
 // printBanner tells the user where everything is and gives a request to paste.

@@ -51,6 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
+	if c, ok := argCommands[args[0]]; ok {
+		return c.run(ctx, args[1:], stdout, stderr)
+	}
 	for _, c := range commands {
 		if c.name != args[0] {
 			continue
@@ -79,6 +82,9 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nUsage: hubline <command>\n\nCommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	for _, name := range []string{"queue", "bench"} {
+		fmt.Fprintf(w, "  %-8s %s\n", name, argCommands[name].summary)
 	}
 	fmt.Fprintf(w, "\n'hubline <command> --help' lists the settings a command reads.\n\n%s", config.Help(""))
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"go.uber.org/zap"
@@ -28,5 +29,10 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	}
 	log.Info("worker polling", zap.String("temporal", cfg.TemporalAddress), zap.String("namespace", cfg.TemporalNamespace),
 		zap.Ints("line_accounts", cfg.AccountNumbers()))
+	lw := worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout)
+	if err := lw.Start(); err != nil {
+		return fmt.Errorf("start hubline-line worker: %w", err)
+	}
+	defer lw.Stop()
 	return worker.Run(ctx, worker.New(c, acts, cfg.ShutdownTimeout))
 }

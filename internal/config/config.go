@@ -51,6 +51,11 @@ var Settings = []Setting{
 	{"HUBSPOT_LINE_USER_ID_PROPERTY", "line_user_id", []string{"dev", "starter"}, "Contact property holding account 1's LINE user ID for Send LINE Message (v2); _2, _3, ... per account (default line_user_id_<n>)."},
 	{"HUBLINE_SEND_DATA_ALLOW", "", []string{"dev", "worker", "starter"}, "Send Data: comma-separated host names or CIDR ranges exempt from the private-address guard (e.g. localhost,127.0.0.1/32 for local receivers)."},
 	{"HUBLINE_SEND_DATA_MAX_ATTEMPTS", "10", []string{"dev", "starter"}, "Send Data: attempts per execution for connection errors, timeouts, 5xx and 429 (at least 1)."},
+	{"LINE_PUSH_RATE", "1500", []string{"dev", "worker"}, "Send LINE Message by Queue: pushes per second for account 1 (LINE allows 2,000); _2, _3, ... per account. Sets the per-process pacing and in-activity concurrency; the hubline-line task queue's activity rate is derived from the sum."},
+	{"HUBLINE_QUEUE_SHARDS", "4", []string{"dev", "starter", "queue"}, "Send LINE Message by Queue: queue workflows per LINE account (line-queue-<account>-<shard>). Keep it the same on every starter and for hubline queue."},
+	{"HUBLINE_QUEUE_BACKLOG", "2500", []string{"dev", "starter"}, "Send LINE Message by Queue: recipients a shard may hold (pending + sending) before the starter answers 429 with Retry-After."},
+	{"HUBLINE_QUEUE_BATCH_SIZE", "200", []string{"dev", "starter"}, "Send LINE Message by Queue: recipients per LineBatch child workflow (1 to 500); applies to queues started afterwards."},
+	{"HUBLINE_QUEUE_MAX_IN_FLIGHT", "8", []string{"dev", "starter"}, "Send LINE Message by Queue: LineBatch children sending at once per shard; applies to queues started afterwards."},
 }
 
 // LineAccount is one connected LINE official account.
@@ -90,6 +95,9 @@ type Config struct {
 	// SendDataAllow is HUBLINE_SEND_DATA_ALLOW as given (validated by Load).
 	SendDataAllow       string
 	SendDataMaxAttempts int
+
+	// Queue holds the Send LINE Message by Queue settings.
+	Queue QueueConfig
 }
 
 // LineUserIDProperty is the contact property holding account n's LINE user ID.
@@ -231,6 +239,7 @@ func Load(environ []string) (*Config, error) {
 	if c.SendDataMaxAttempts, err = strconv.Atoi(get("HUBLINE_SEND_DATA_MAX_ATTEMPTS")); err != nil || c.SendDataMaxAttempts < 1 || c.SendDataMaxAttempts > 1000 {
 		errs = append(errs, fmt.Errorf("HUBLINE_SEND_DATA_MAX_ATTEMPTS=%q: want a whole number from 1 to 1000", get("HUBLINE_SEND_DATA_MAX_ATTEMPTS")))
 	}
+	errs = append(errs, c.loadQueue(env, get)...)
 	for n, a := range c.LineAccounts {
 		a.AggregationUnits = units[n]
 		c.LineAccounts[n] = a

@@ -108,11 +108,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}
 		}
 	}
-	if cfg.DatabaseFile == "" {
-		if err := sqlite.SetupSchema(&sqlCfg); err != nil {
-			return nil, fmt.Errorf("set up in-memory SQLite schema: %w", err)
-		}
-	}
+	// In memory (mode=memory), the SQLite plugin creates the schema itself on first connect;
+	// setting it up here as well fails with "table namespaces already exists".
 
 	serverCfg, err := serverConfig(host, port, sqlCfg)
 	if err != nil {

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/hubline/hubline/internal/config"
+	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/workflows"
+)
+
+// argCommand is a subcommand that takes arguments (the others read only settings).
+type argCommand struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var argCommands = map[string]argCommand{
+	"queue": {"operate Send LINE Message by Queue: queue pause|resume|cancel|status [--account N], queue find [--account N] <callbackId>", runQueue},
+	"bench": {"benchmark: bench queue --recipients N [--hubspot-limit on|off] [--concurrency 64]", runBench},
+}
+
+const queueHelp = `hubline queue: operate the Send LINE Message by Queue workflows of one LINE account.
+
+  hubline queue status [--account N]              pending, in-flight, sent, failed, paused per shard (JSON)
+  hubline queue pause  [--account N] [--reason R] stop starting new batches (running ones finish)
+  hubline queue resume [--account N]              resume (also after a monthly-limit pause)
+  hubline queue cancel [--account N]              pending recipients end FAIL_CONTINUE cancelled; the queue closes
+  hubline queue find   [--account N] <callbackId> which LineBatch workflow carried a callbackId's send
+
+`
+
+func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || isHelp(args[0]) {
+		fmt.Fprint(stdout, queueHelp+config.Help("queue"))
+		if len(args) == 0 {
+			return fmt.Errorf("%w: name a queue operation", errUsage)
+		}
+		return nil
+	}
+	op := args[0]
+	fs := flag.NewFlagSet("queue "+op, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	account := fs.Int("account", 1, "LINE account number")
+	reason := fs.String("reason", workflows.PauseReasonOperator, "pause reason shown by status")
+	if err := fs.Parse(args[1:]); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return fmt.Errorf("invalid settings:\n%w", err)
+	}
+	log, err := logging.New(false, "warn")
+	if err != nil {
+		return err
+	}
+	c, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+
+	switch op {
+	case "pause", "resume", "cancel":
+		name := map[string]string{"pause": workflows.SignalPause, "resume": workflows.SignalResume, "cancel": workflows.SignalCancel}[op]
+		for shard := 0; shard < cfg.Queue.Shards; shard++ {
+			id := workflows.QueueWorkflowID(*account, shard)
+			err := c.SignalWorkflow(ctx, id, "", name, workflows.ControlSignal{Reason: *reason})
+			var nf *serviceerror.NotFound
+			switch {
+			case errors.As(err, &nf):
+				fmt.Fprintf(stdout, "%s: not running\n", id)
+			case err != nil:
+				return fmt.Errorf("%s %s: %w", op, id, err)
+			default:
+				fmt.Fprintf(stdout, "%s: %s sent\n", id, op)
+			}
+		}
+		return nil
+	case "status":
+		out := struct {
+			Account int
+			Total   workflows.QueueStatus
+			Shards  []workflows.QueueStatus
+			Missing []string `json:",omitempty"`
+		}{Account: *account}
+		out.Total.Account = *account
+		for shard := 0; shard < cfg.Queue.Shards; shard++ {
+			id := workflows.QueueWorkflowID(*account, shard)
+			v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+			var st workflows.QueueStatus
+			if err == nil {
+				err = v.Get(&st)
+			}
+			if err != nil {
+				out.Missing = append(out.Missing, id+": "+err.Error())
+				continue
+			}
+			out.Shards = append(out.Shards, st)
+			t := &out.Total
+			t.Pending += st.Pending
+			t.InFlight += st.InFlight
+			t.InFlightBatches += st.InFlightBatches
+			t.Accepted += st.Accepted
+			t.Sent += st.Sent
+			t.Failed += st.Failed
+			t.Expired += st.Expired
+			t.Cancelled += st.Cancelled
+			t.Paused = t.Paused || st.Paused
+		}
+		return enc.Encode(out)
+	case "find":
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%w: queue find takes one callbackId", errUsage)
+		}
+		cb := fs.Arg(0)
+		type hit struct{ BatchWorkflowID, RunID, Status, Queue string }
+		var hits []hit
+		var token []byte
+		for {
+			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+				Query:         fmt.Sprintf("WorkflowType = '%s' AND LineAccount = '%d'", workflows.LineBatchWorkflow, *account),
+				NextPageToken: token,
+			})
+			if err != nil {
+				return fmt.Errorf("list LineBatch workflows: %w", err)
+			}
+			for _, ex := range resp.Executions {
+				p := ex.GetMemo().GetFields()[workflows.MemoCallbackIDs]
+				var ids []string
+				if p == nil || converter.GetDefaultDataConverter().FromPayload(p, &ids) != nil || !slices.Contains(ids, cb) {
+					continue
+				}
+				hits = append(hits, hit{ex.Execution.WorkflowId, ex.Execution.RunId, ex.Status.String(),
+					workflows.QueueWorkflowID(*account, workflows.QueueShard(cb, cfg.Queue.Shards))})
+			}
+			token = resp.NextPageToken
+			if len(token) == 0 {
+				break
+			}
+		}
+		if len(hits) == 0 {
+			return fmt.Errorf("no LineBatch of account %d carried callbackId %s", *account, cb)
+		}
+		return enc.Encode(hits)
+	}
+	return fmt.Errorf("%w: unknown queue operation %q (pause, resume, cancel, status, find)", errUsage, op)
+}

@@ -1,0 +1,283 @@
+package starter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.uber.org/zap"
+
+	"github.com/hubline/hubline/workflows"
+)
+
+// InputWaitForDelivery is the queue action's extra input: "true" (default) answers BLOCK
+// and completes the callback after the send; "false" answers SUCCESS once queued.
+const InputWaitForDelivery = "wait_for_delivery"
+
+// CodeInvalidWaitForDelivery rejects a wait_for_delivery that is not true or false.
+const CodeInvalidWaitForDelivery = "invalid_wait_for_delivery"
+
+// QueueOptions configure Send LINE Message by Queue in the starter.
+type QueueOptions struct {
+	// Shards per LINE account (HUBLINE_QUEUE_SHARDS, default 4).
+	Shards int
+	// Backlog is the most recipients a shard may hold (pending + in flight) before the
+	// starter answers 429 (HUBLINE_QUEUE_BACKLOG, default 2500).
+	Backlog int
+	// Linger is how long a group commit waits for more requests (default 2ms).
+	Linger time.Duration
+	// MaxGroup and MaxGroupBytes bound one group commit (default 256 and 512 KiB).
+	MaxGroup      int
+	MaxGroupBytes int
+	// Workflow tunes the queue workflows at their first start.
+	Workflow workflows.QueueOptions
+}
+
+func (o QueueOptions) withDefaults() QueueOptions {
+	if o.Shards <= 0 {
+		o.Shards = 4
+	}
+	if o.Backlog <= 0 {
+		o.Backlog = 2500
+	}
+	if o.Linger <= 0 {
+		o.Linger = 2 * time.Millisecond
+	}
+	if o.MaxGroup <= 0 {
+		o.MaxGroup = 256
+	}
+	if o.MaxGroupBytes <= 0 {
+		o.MaxGroupBytes = 512 << 10
+	}
+	return o
+}
+
+// queueSet holds one group committer per (account, shard), created on first use.
+type queueSet struct {
+	mu sync.Mutex
+	m  map[[2]int]*committer
+}
+
+func (s *Server) committer(account, shard int) *committer {
+	s.queues.mu.Lock()
+	defer s.queues.mu.Unlock()
+	if s.queues.m == nil {
+		s.queues.m = map[[2]int]*committer{}
+	}
+	k := [2]int{account, shard}
+	q := s.queues.m[k]
+	if q == nil {
+		q = &committer{s: s, account: account, shard: shard, id: workflows.QueueWorkflowID(account, shard),
+			reqs: make(chan *enqueueReq, 4096)}
+		s.queues.m[k] = q
+		go q.run()
+	}
+	return q
+}
+
+type enqueueReq struct {
+	item workflows.QueueItem
+	size int
+	done chan error
+}
+
+// committer gathers concurrent requests for one queue shard into one SignalWithStart:
+// each request is answered only after the signal carrying it was accepted by Temporal.
+type committer struct {
+	s              *Server
+	account, shard int
+	id             string
+	reqs           chan *enqueueReq
+
+	mu         sync.Mutex
+	backlog    int // pending + in flight at the last status query
+	since      int // recipients enqueued since that query
+	lastQuery  time.Time
+	querying   bool
+	queryValid bool
+}
+
+func (q *committer) enqueue(ctx context.Context, it workflows.QueueItem) error {
+	r := &enqueueReq{item: it, size: it.Size(), done: make(chan error, 1)}
+	select {
+	case q.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		// The signal may still carry it; HubSpot retries and the retry key dedupes the send.
+		return ctx.Err()
+	}
+}
+
+func (q *committer) run() {
+	o := q.s.opts.Queue
+	for first := range q.reqs {
+		group := []*enqueueReq{first}
+		bytes := first.size
+		t := time.NewTimer(o.Linger)
+	gather:
+		for len(group) < o.MaxGroup && bytes < o.MaxGroupBytes {
+			select {
+			case r := <-q.reqs:
+				group = append(group, r)
+				bytes += r.size
+			case <-t.C:
+				break gather
+			}
+		}
+		t.Stop()
+		err := q.commit(group)
+		for _, r := range group {
+			r.done <- err
+		}
+	}
+}
+
+func (q *committer) commit(group []*enqueueReq) error {
+	items := make([]workflows.QueueItem, len(group))
+	for i, r := range group {
+		items[i] = r.item
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := q.s.opts.Temporal.SignalWithStartWorkflow(ctx, q.id, workflows.SignalEnqueue,
+		workflows.EnqueueSignal{Items: items},
+		client.StartWorkflowOptions{
+			ID: q.id, TaskQueue: workflows.TaskQueue,
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				workflows.SALineAccount.ValueSet(strconv.Itoa(q.account)),
+				workflows.SAActionType.ValueSet(workflows.ActionSendLineMessageQueue),
+			),
+		},
+		workflows.LineQueueWorkflow, workflows.LineQueueInput{Account: q.account, Shard: q.shard, Options: q.s.opts.Queue.Workflow})
+	if err == nil {
+		q.mu.Lock()
+		q.since += len(items)
+		q.mu.Unlock()
+	}
+	q.s.queueGroups.Observe(float64(len(items)))
+	return err
+}
+
+// estimate is the shard's backlog: the last queried pending + in flight plus what this
+// starter enqueued since. It refreshes the query in the background at most twice a second;
+// while the query fails (e.g. no worker), the estimate only grows, so the cap still holds.
+func (q *committer) estimate() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.querying && time.Since(q.lastQuery) > 500*time.Millisecond {
+		q.querying = true
+		q.lastQuery = time.Now()
+		go q.refresh()
+	}
+	return q.backlog + q.since
+}
+
+func (q *committer) refresh() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	q.mu.Lock()
+	since := q.since
+	q.mu.Unlock()
+	var st workflows.QueueStatus
+	v, err := q.s.opts.Temporal.QueryWorkflow(ctx, q.id, "", workflows.QueryStatus)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	var nf *serviceerror.NotFound
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.querying = false
+	q.lastQuery = time.Now()
+	switch {
+	case err == nil:
+		q.backlog = st.Pending + st.InFlight
+		q.since -= since
+	case errors.As(err, &nf):
+		q.backlog = 0
+		q.since -= since
+	default:
+		q.s.log.Debug("queue status query failed", zap.String("queue", q.id), zap.Error(err))
+	}
+}
+
+func (s *Server) sendLineMessageQueue(c *gin.Context) {
+	action := workflows.ActionSendLineMessageQueue
+	r, ok := decodeAction(c)
+	if !ok {
+		return
+	}
+	in, err := s.lineMessageInput(r, action)
+	if err != nil {
+		s.reject(c, action, r, err)
+		return
+	}
+	wait := true
+	switch v := strings.ToLower(r.input(InputWaitForDelivery)); v {
+	case "", "true":
+	case "false":
+		wait = false
+	default:
+		s.reject(c, action, r, &inputError{CodeInvalidWaitForDelivery, "wait_for_delivery must be true or false"})
+		return
+	}
+	o := s.opts.Queue
+	shard := workflows.QueueShard(r.CallbackID, o.Shards)
+	q := s.committer(in.Account, shard)
+	if backlog := q.estimate(); backlog >= o.Backlog {
+		s.requests.WithLabelValues(action, "backlog_full").Inc()
+		// HubSpot retries a 429 honouring Retry-After.
+		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds(backlog)))
+		abortError(c, http.StatusTooManyRequests, "queue_full",
+			fmt.Sprintf("LINE account %d's queue is full; retry later", in.Account))
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
+	defer cancel()
+	err = q.enqueue(ctx, workflows.QueueItem{
+		CallbackID: in.CallbackID, PortalID: in.PortalID, HubSpotWorkflowID: in.HubSpotWorkflowID, ObjectID: in.ObjectID,
+		LineUserID: in.LineUserID, Messages: in.Messages, AnalyticsTag: in.AnalyticsTag, AggregationUnit: in.AggregationUnit,
+		Deadline: in.Deadline, WaitForDelivery: wait,
+	})
+	if err != nil {
+		s.log.Error("could not enqueue", zap.String("action", action), zap.String("callback_id", r.CallbackID), zap.Error(err))
+		s.requests.WithLabelValues(action, "temporal_error").Inc()
+		abortError(c, http.StatusServiceUnavailable, "temporal_unavailable", "could not queue the message; HubSpot will retry")
+		return
+	}
+	s.requests.WithLabelValues(action, "queued").Inc()
+	if !wait {
+		c.JSON(http.StatusOK, outputs(map[string]string{workflows.FieldExecutionState: workflows.StateSuccess}))
+		return
+	}
+	c.JSON(http.StatusOK, outputs(map[string]string{
+		workflows.FieldExecutionState:     workflows.StateBlock,
+		workflows.FieldExpirationDuration: s.opts.BlockExpirationISO,
+	}))
+}
+
+// retryAfterSeconds suggests a wait in proportion to the backlog (1 s per 1,500 recipients).
+func retryAfterSeconds(backlog int) int {
+	s := int(math.Ceil(float64(backlog) / 1500))
+	if s < 1 {
+		s = 1
+	}
+	if s > 60 {
+		s = 60
+	}
+	return s
+}
