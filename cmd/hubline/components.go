@@ -66,6 +66,7 @@ func newActivities(cfg *config.Config, log *zap.Logger) (*activities.Activities,
 	a.Webhook = webhook.NewClient(webhook.Options{Allow: allow})
 	a.HubSpot = hubspot.NewClient(hubspot.Options{
 		BaseURL: cfg.HubSpotAPIBaseURL, Tokens: tokens, HTTPClient: hc, Logger: log.Named("hubspot"),
+		RequestsPerInterval: cfg.HubSpotRateLimit, Interval: 10 * time.Second,
 	})
 	if cfg.HubSpotTimelineTemplateID == "" {
 		log.Info("HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID is unset: deliveries are not written to contact timelines")
