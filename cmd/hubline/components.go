@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubline/hubline/activities"
+	"github.com/hubline/hubline/internal/codec"
 	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/hubspot"
 	"github.com/hubline/hubline/internal/line"
@@ -21,9 +22,18 @@ import (
 // dialTemporal connects lazily-checked: it fails fast with a clear message when the
 // cluster is unreachable at start-up.
 func dialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: logging.Temporal(log.Named("temporal")),
-	})
+	}
+	if cfg.PayloadKey != nil {
+		cd, err := codec.New(cfg.PayloadKey)
+		if err != nil {
+			return nil, fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)
+		}
+		opts.DataConverter = cd.DataConverter()
+		log.Info("workflow payloads are encrypted", zap.String("key_id", cd.KeyID()))
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
 	}

@@ -12,6 +12,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"go.temporal.io/sdk/converter"
+
+	"github.com/hubline/hubline/internal/codec"
 	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/devserver"
 	"github.com/hubline/hubline/internal/hubspot"
@@ -31,6 +34,7 @@ const (
 	// Sandboxes are mounted on the starter's HTTP server, at stable addresses.
 	lineSandboxPath    = "/sandbox/line"
 	hubspotSandboxPath = "/sandbox/hubspot"
+	codecPath          = "/codec"
 	// devSendDataAllow opens the Send Data guard to loopback receivers only.
 	devSendDataAllow = "localhost,127.0.0.0/8,::1/128"
 )
@@ -81,12 +85,24 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 		cfg.SendDataAllow = devSendDataAllow
 		log.Info("Send Data may reach local receivers in dev", zap.String("HUBLINE_SEND_DATA_ALLOW", devSendDataAllow))
 	}
+	codecEndpoint := ""
+	if cfg.PayloadKey != nil {
+		// Dev only, on loopback: a decode endpoint lets the UI show encrypted payloads. In
+		// production, run a codec server behind your own authentication.
+		cd, err := codec.New(cfg.PayloadKey)
+		if err != nil {
+			return err
+		}
+		codecEndpoint = base + codecPath
+		mux.Handle(codecPath+"/", http.StripPrefix(codecPath, allowOrigin("http://"+cfg.UIAddr, converter.NewPayloadCodecHTTPHandler(cd))))
+	}
 	log.Info("starting embedded Temporal server", zap.String("address", cfg.TemporalAddress),
 		zap.String("database", filepath.Join(cfg.DataDir, "temporal.db")))
 	srv, err := devserver.Start(ctx, devserver.Config{
 		Address: cfg.TemporalAddress, DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"),
 		Namespace: cfg.TemporalNamespace, Retention: 7 * 24 * time.Hour,
 		SearchAttributes: workflows.SearchAttributes(), UIAddress: cfg.UIAddr, Logger: log.Named("temporal-server"),
+		UICodecEndpoint: codecEndpoint,
 	})
 	if err != nil {
 		return err
@@ -139,6 +155,20 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	case err := <-errc:
 		return err
 	}
+}
+
+// allowOrigin lets the UI's browser code (another origin) call h.
+func allowOrigin(origin string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace")
+		w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // printBanner tells the user where everything is and gives a request to paste.

@@ -16,11 +16,15 @@ import (
 
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/hubline/hubline/internal/codec"
 	"github.com/hubline/hubline/internal/hubspot"
 	"github.com/hubline/hubline/internal/hubspotsandbox"
 	"github.com/hubline/hubline/internal/linesandbox"
 	"github.com/hubline/hubline/internal/testenv"
 )
+
+// payloadKey is a fixed test key (32 bytes, base64).
+const payloadKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
 // startCommand runs `hubline <name>` as a process and waits for a log line containing ready.
 func startCommand(t *testing.T, name string, env []string, ready string) (*exec.Cmd, *bytes.Buffer) {
@@ -94,7 +98,7 @@ func TestWorkerAndStarterProcesses(t *testing.T) {
 		"HUBLINE_HTTP_ADDR=" + httpAddr, "HUBLINE_PUBLIC_URL=https://hubline.example.com",
 		"HUBSPOT_CLIENT_SECRET=prod-secret", "HUBSPOT_ACCESS_TOKEN=prod-hubspot-token", "HUBSPOT_API_BASE_URL=" + hsSrv.URL,
 		"HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID=tpl-1", "LINE_CHANNEL_ACCESS_TOKEN=prod-line-token", "LINE_API_BASE_URL=" + lineSrv.URL,
-		"HUBLINE_SHUTDOWN_TIMEOUT=5s",
+		"HUBLINE_SHUTDOWN_TIMEOUT=5s", "HUBLINE_PAYLOAD_KEY=" + payloadKey,
 	}
 	worker, wlogs := startCommand(t, "worker", env, "worker polling")
 	starter, slogs := startCommand(t, "starter", env, "starter listening")
@@ -137,6 +141,17 @@ func TestWorkerAndStarterProcesses(t *testing.T) {
 	}
 	if first := strings.SplitN(wlogs.String(), "\n", 2)[0]; !json.Valid([]byte(first)) {
 		t.Errorf("worker logs are not JSON: %s", first)
+	}
+	// Temporal stores only ciphertext: the test's own client has no codec and sees it raw.
+	it := ts.GetDefaultClient().GetWorkflowHistory(ctx, "hubspot-ap-prod-1", "", false, 0)
+	ev, err := it.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := ev.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()[0]
+	if string(in.GetMetadata()["encoding"]) != codec.Encoding || bytes.Contains(in.GetData(), []byte("Aiko")) ||
+		bytes.Contains(in.GetData(), []byte(testenv.UserID)) {
+		t.Fatalf("workflow input is not encrypted: %v", in)
 	}
 	stopCommand(t, starter, slogs)
 	stopCommand(t, worker, wlogs)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubline/hubline/internal/codec"
 	"github.com/hubline/hubline/internal/webhook"
 )
 
@@ -39,6 +40,7 @@ var Settings = []Setting{
 	{"HUBLINE_INSECURE_SKIP_SIGNATURE", "false", []string{"starter"}, "true lets the starter run without HUBSPOT_CLIENT_SECRET (no signature checks). Never in production."},
 	{"HUBLINE_SHUTDOWN_TIMEOUT", "30s", []string{"dev", "worker", "starter"}, "How long shutdown waits for in-flight HTTP requests and running activities."},
 	{"HUBLINE_LOG_LEVEL", "info", []string{"dev", "worker", "starter"}, "debug, info, warn or error."},
+	{"HUBLINE_PAYLOAD_KEY", "", []string{"dev", "worker", "starter", "queue"}, "Base64 32-byte AES key (openssl rand -base64 32): encrypts workflow payloads (message texts, LINE user IDs, Send Data secrets) before they reach Temporal. Same key on every worker and starter; unset: payloads are stored in clear."},
 	{"HUBSPOT_CLIENT_SECRET", "", []string{"dev", "starter", "worker"}, "HubSpot app client secret: verifies request signatures (v3, else v2); the worker uses it to refresh OAuth tokens."},
 	{"HUBSPOT_ACCESS_TOKEN", "", []string{"dev", "worker"}, "HubSpot access token (OAuth or private app) for callbacks and timeline events. Unset in dev: the HubSpot sandbox is used."},
 	{"HUBSPOT_CLIENT_ID", "", []string{"dev", "worker"}, "With HUBSPOT_REFRESH_TOKEN: refresh OAuth access tokens (they expire after 30 minutes) instead of using HUBSPOT_ACCESS_TOKEN."},
@@ -87,6 +89,7 @@ type Config struct {
 	HubSpotAPIBaseURL          string
 	HubSpotTimelineTemplateID  string
 	HubSpotRateLimit           int
+	PayloadKey                 []byte
 	LineAPIBaseURL             string
 	LineAccounts               map[int]LineAccount
 	lineAggregationUnitsByAcct map[int]bool
@@ -193,6 +196,11 @@ func Load(environ []string) (*Config, error) {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("HUBLINE_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	if k := get("HUBLINE_PAYLOAD_KEY"); k != "" {
+		if c.PayloadKey, err = codec.ParseKey(k); err != nil {
+			errs = append(errs, fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)) // never echo the key
+		}
 	}
 	if c.HubSpotRateLimit, err = strconv.Atoi(get("HUBSPOT_RATE_LIMIT")); err != nil || c.HubSpotRateLimit < 1 {
 		errs = append(errs, fmt.Errorf("HUBSPOT_RATE_LIMIT=%q: want a whole number of requests per 10 seconds, at least 1", get("HUBSPOT_RATE_LIMIT")))

@@ -56,6 +56,8 @@ func TestMalformedValuesNameTheVariable(t *testing.T) {
 		{"LINE_CHANNEL_ACCESS_TOKEN_1=x", "LINE_CHANNEL_ACCESS_TOKEN_1"},
 		{"HUBSPOT_CLIENT_ID=abc", "HUBSPOT_REFRESH_TOKEN"},
 		{"LINE_API_BASE_URL=api.line.me", "LINE_API_BASE_URL"},
+		{"HUBLINE_PAYLOAD_KEY=c2hvcnQta2V5", "HUBLINE_PAYLOAD_KEY"},
+		{"HUBSPOT_RATE_LIMIT=0", "HUBSPOT_RATE_LIMIT"},
 	} {
 		_, err := Load([]string{tc.env})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -100,5 +102,16 @@ func TestHelpListsEverySettingOfACommand(t *testing.T) {
 	}
 	if strings.Contains(h, "HUBLINE_UI_ADDR") {
 		t.Error("starter help lists the dev-only HUBLINE_UI_ADDR")
+	}
+}
+
+func TestPayloadKeyErrorDoesNotEchoTheKey(t *testing.T) {
+	_, err := Load([]string{"HUBLINE_PAYLOAD_KEY=c2hvcnQta2V5"})
+	if err == nil || strings.Contains(err.Error(), "c2hvcnQta2V5") {
+		t.Fatalf("got %v", err)
+	}
+	c, err := Load([]string{"HUBLINE_PAYLOAD_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="})
+	if err != nil || len(c.PayloadKey) != 32 {
+		t.Fatalf("valid key: %v", err)
 	}
 }

@@ -44,6 +44,8 @@ type Config struct {
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// UIAddress is host:port of the Web UI; empty disables it.
 	UIAddress string
+	// UICodecEndpoint, when set, is where the UI's browser code decodes encrypted payloads.
+	UICodecEndpoint string
 	// Logger receives the server's own logs (warnings and errors only: it is chatty).
 	Logger *zap.Logger
 }
@@ -259,6 +261,7 @@ func (s *Server) startUI() error {
 		HideLogs:            true,
 		DisableNewsFetch:    true,
 		CORS:                uiconfig.CORS{CookieInsecure: true},
+		Codec:               uiconfig.Codec{Endpoint: s.cfg.UICodecEndpoint},
 	}
 	s.ui = uiserver.NewServer(server_options.WithConfigProvider(cfg))
 	s.uiDone = make(chan struct{})
