@@ -2,6 +2,7 @@ package hubline_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/workflows"
 )
 
@@ -119,5 +121,30 @@ func TestComposeRequiresSecrets(t *testing.T) {
 				t.Errorf("error does not name %s: %v", missing, err)
 			}
 		})
+	}
+}
+
+// TestComposePassesEverySetting keeps the compose file in step with config.Settings: each
+// setting a command reads can be set through .env for that service.
+func TestComposePassesEverySetting(t *testing.T) {
+	setComposeEnv(t)
+	p, err := loadCompose(t)
+	if err != nil {
+		t.Fatalf("load docker-compose.yml: %v", err)
+	}
+	devOnly := map[string]bool{"HUBLINE_UI_ADDR": true, "HUBLINE_DATA_DIR": true}
+	for service, command := range map[string]string{"hubline-worker": "worker", "hubline-starter": "starter"} {
+		s, err := p.GetService(service)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, setting := range config.Settings {
+			if devOnly[setting.Name] || !slices.Contains(setting.Commands, command) {
+				continue
+			}
+			if _, ok := s.Environment[setting.Name]; !ok {
+				t.Errorf("%s does not pass %s (read by hubline %s)", service, setting.Name, command)
+			}
+		}
 	}
 }
