@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,28 +12,24 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
-	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/client"
-	"go.uber.org/zap"
 
-	"github.com/hubline/hubline/activities"
+	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/devserver"
 	"github.com/hubline/hubline/internal/hubspot"
 	"github.com/hubline/hubline/internal/hubspotsandbox"
 	"github.com/hubline/hubline/internal/line"
 	"github.com/hubline/hubline/internal/linesandbox"
-	"github.com/hubline/hubline/internal/logging"
-	"github.com/hubline/hubline/starter"
-	"github.com/hubline/hubline/worker"
 	"github.com/hubline/hubline/workflows"
 )
 
@@ -59,9 +56,10 @@ type benchResult struct {
 	RecipientsPerSecond  float64 `json:"recipients_per_second"`
 	StarterP50Ms         float64 `json:"starter_latency_p50_ms"`
 	StarterP99Ms         float64 `json:"starter_latency_p99_ms"`
-	PeakRSSMiB           float64 `json:"peak_rss_mib_whole_process"`
-	PeakGoHeapMiB        float64 `json:"peak_go_heap_inuse_mib_whole_process"`
-	MemoryNote           string  `json:"memory_note"`
+	WorkerPeakRSSMiB     float64 `json:"worker_peak_rss_mib"`
+	StarterPeakRSSMiB    float64 `json:"starter_peak_rss_mib"`
+	TemporalPeakRSSMiB   float64 `json:"temporal_server_peak_rss_mib"`
+	BenchPeakRSSMiB      float64 `json:"bench_process_peak_rss_mib"`
 	BaselineSeconds      float64 `json:"baseline_wall_seconds"`
 	BaselinePerSecond    float64 `json:"baseline_recipients_per_second"`
 	Baseline429s         int     `json:"baseline_429s"`
@@ -72,6 +70,9 @@ type benchResult struct {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 1 && args[0] == "server" {
+		return benchServer(ctx, stderr)
+	}
 	if len(args) == 0 || args[0] != "queue" {
 		return fmt.Errorf("%w: hubline bench queue --recipients N [--hubspot-limit on|off] [--concurrency 64]", errUsage)
 	}
@@ -82,40 +83,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	conc := fs.Int("concurrency", 64, "concurrent HubSpot requests to the starter")
 	shards := fs.Int("shards", 4, "queue shards")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after")
-	batchSize := fs.Int("batch-size", 0, "recipients per LineBatch child (0: HUBLINE_QUEUE_BATCH_SIZE's default)")
-	linger := fs.Duration("linger", 0, "group-commit linger (0: the starter's default)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	batchSize := fs.Int("batch-size", 200, "recipients per LineBatch child (HUBLINE_QUEUE_BATCH_SIZE)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if *limit != "on" && *limit != "off" {
 		return fmt.Errorf("%w: --hubspot-limit on|off", errUsage)
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	log, err := logging.New(false, "error")
-	if err != nil {
-		return err
-	}
 	res := benchResult{Mode: "hubspot-limit " + *limit, Recipients: *n, Concurrency: *conc, Shards: *shards,
-		GOMAXPROCS: runtime.GOMAXPROCS(0),
-		MemoryNote: "one process holds the embedded Temporal server, worker, starter, fakes and load generator: figures are for the whole process"}
-	var peakHeap atomic.Uint64
-	stopSampler := sampleHeap(&peakHeap)
-	defer stopSampler()
+		GOMAXPROCS: runtime.GOMAXPROCS(0)}
 
 	// Baseline: the same pushes by a plain concurrent loop straight to an identical fake.
+	var err error
 	res.BaselineSeconds, res.Baseline429s, err = baseline(ctx, *n, *conc)
 	if err != nil {
 		return err
@@ -131,11 +112,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hsOpts := hubspotsandbox.Options{AccessToken: benchHSToken}
 	// With the limit off the fake is unlimited and so is our pacing: the run measures the
 	// engine against LINE's ceiling. With it on, the fake enforces an OAuth app's 110 per 10 s
-	// and we pace to the default HUBSPOT_RATE_LIMIT, as a real portal would.
-	hubspotBudget := 1 << 20
+	// and the worker paces to the default HUBSPOT_RATE_LIMIT, as against a real portal.
+	hubspotBudget := "1000000"
 	if *limit == "on" {
 		hsOpts.RateLimit, hsOpts.RateInterval = 110, 10*time.Second
-		hubspotBudget = 100
+		hubspotBudget = "100"
 	}
 	hsBox := hubspotsandbox.New(hsOpts)
 	hsURL, stopHS, err := serveLocal(hsBox)
@@ -144,59 +125,45 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer stopHS()
 
-	port, err := freeLocalPort()
+	// The Temporal server, the worker and the starter run as separate processes, configured
+	// like production through their environment, so each one's memory is measured on its own.
+	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	srv, err := devserver.Start(ctx, devserver.Config{Address: addr, Namespace: "default", SearchAttributes: workflows.SearchAttributes(), Logger: zap.NewNop()})
+	temporalPort, err := freeLocalPort()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = srv.Stop() }()
-	c, err := client.Dial(client.Options{HostPort: addr, Namespace: "default", Logger: logging.Temporal(log)})
+	httpPort, err := freeLocalPort()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512}}
-	lc, err := line.NewClient(lineURL, benchLineToken, hc)
+	base := "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	env := []string{
+		"TEMPORAL_ADDRESS=127.0.0.1:" + strconv.Itoa(temporalPort), "TEMPORAL_NAMESPACE=default",
+		"HUBLINE_HTTP_ADDR=127.0.0.1:" + strconv.Itoa(httpPort), "HUBLINE_PUBLIC_URL=" + base,
+		"HUBLINE_LOG_LEVEL=info", "HUBLINE_SHUTDOWN_TIMEOUT=5s", "HUBLINE_PAYLOAD_KEY=",
+		"HUBSPOT_CLIENT_SECRET=" + benchSecret, "HUBSPOT_ACCESS_TOKEN=" + benchHSToken, "HUBSPOT_API_BASE_URL=" + hsURL,
+		"HUBSPOT_RATE_LIMIT=" + hubspotBudget, "HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID=bench-template",
+		"LINE_CHANNEL_ACCESS_TOKEN=" + benchLineToken, "LINE_API_BASE_URL=" + lineURL,
+		"HUBLINE_QUEUE_SHARDS=" + strconv.Itoa(*shards), "HUBLINE_QUEUE_BATCH_SIZE=" + strconv.Itoa(*batchSize),
+	}
+	server, err := spawn(ctx, exe, []string{"bench", "server"}, env, "temporal server ready")
 	if err != nil {
 		return err
 	}
-	acts := &activities.Activities{
-		LINE: map[int]*line.Client{1: lc}, TimelineEventTemplateID: "bench-template", Logger: log,
-		HubSpot: hubspot.NewClient(hubspot.Options{
-			BaseURL: hsURL, Tokens: hubspot.StaticToken(benchHSToken), HTTPClient: hc, Logger: log,
-			RequestsPerInterval: hubspotBudget, Interval: 10 * time.Second,
-		}),
-		LinePushRate: map[int]int{1: activities.DefaultLinePushRate},
-	}
-	w := worker.New(c, acts, 5*time.Second)
-	lw := worker.NewLine(c, acts, []int{1}, 5*time.Second)
-	if err := w.Start(); err != nil {
-		return err
-	}
-	defer w.Stop()
-	if err := lw.Start(); err != nil {
-		return err
-	}
-	defer lw.Stop()
-	st := starter.New(starter.Options{
-		Temporal: c, Logger: log, ClientSecret: benchSecret, BlockExpiration: 24 * time.Hour, BlockExpirationISO: "P1D",
-		Accounts: map[int]bool{1: false},
-		Queue:    starter.QueueOptions{Shards: *shards, Linger: *linger, Workflow: workflows.QueueOptions{BatchSize: *batchSize}},
-	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	defer server.stop()
+	workerProc, err := spawn(ctx, exe, []string{"worker"}, env, "worker polling")
 	if err != nil {
 		return err
 	}
-	base := "http://" + l.Addr().String()
-	st.SetPublicURL(base)
-	sctx, stopStarter := context.WithCancel(ctx)
-	defer stopStarter()
-	go func() { _ = st.Serve(sctx, l, 5*time.Second) }()
+	defer workerProc.stop()
+	starterProc, err := spawn(ctx, exe, []string{"starter"}, env, "starter listening")
+	if err != nil {
+		return err
+	}
+	defer starterProc.stop()
 
 	fmt.Fprintf(stderr, "bench: baseline %.0f pushes/s; enqueueing %d recipients through %s ...\n", res.BaselinePerSecond, *n, base)
 	start := time.Now()
@@ -237,8 +204,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sort.Float64s(lat)
 	res.StarterP50Ms = percentile(lat, 0.50)
 	res.StarterP99Ms = percentile(lat, 0.99)
-	res.PeakRSSMiB = peakRSSMiB()
-	res.PeakGoHeapMiB = float64(peakHeap.Load()) / (1 << 20)
+	res.WorkerPeakRSSMiB = workerProc.peakRSSMiB()
+	res.StarterPeakRSSMiB = starterProc.peakRSSMiB()
+	res.TemporalPeakRSSMiB = server.peakRSSMiB()
+	res.BenchPeakRSSMiB = peakRSSMiB("self")
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(res)
@@ -389,30 +358,9 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[i]
 }
 
-func sampleHeap(peak *atomic.Uint64) func() {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		var ms runtime.MemStats
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > peak.Load() {
-					peak.Store(ms.HeapInuse)
-				}
-			}
-		}
-	}()
-	return func() { close(done) }
-}
-
-// peakRSSMiB reads the process's high-water resident set size (Linux).
-func peakRSSMiB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
+// peakRSSMiB reads a process's high-water resident set size (Linux; pid or "self").
+func peakRSSMiB(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}
@@ -423,4 +371,102 @@ func peakRSSMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// benchServer is the benchmark's Temporal server process: in-memory SQLite, no UI.
+func benchServer(ctx context.Context, stderr io.Writer) error {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	srv, err := devserver.Start(ctx, devserver.Config{
+		Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, SearchAttributes: workflows.SearchAttributes(),
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "temporal server ready")
+	<-ctx.Done()
+	return srv.Stop()
+}
+
+// proc is a child process of the benchmark.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	tail *lineTail
+}
+
+// spawn starts exe args with env added and waits until its stderr shows ready.
+func spawn(ctx context.Context, exe string, args, env []string, ready string) (*proc, error) {
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{}), tail: &lineTail{}}
+	found := make(chan struct{})
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		seen := false
+		for sc.Scan() {
+			p.tail.add(sc.Text())
+			if !seen && strings.Contains(sc.Text(), ready) {
+				seen = true
+				close(found)
+			}
+		}
+	}()
+	select {
+	case <-found:
+		return p, nil
+	case <-p.done:
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("%s exited before it was ready:\n%s", strings.Join(args, " "), p.tail.String())
+	case <-time.After(2 * time.Minute):
+	case <-ctx.Done():
+	}
+	p.stop()
+	return nil, fmt.Errorf("%s did not become ready:\n%s", strings.Join(args, " "), p.tail.String())
+}
+
+func (p *proc) peakRSSMiB() float64 { return peakRSSMiB(strconv.Itoa(p.cmd.Process.Pid)) }
+
+// stop asks the process to shut down gracefully, then kills it if it lingers.
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	_ = p.cmd.Wait()
+}
+
+// lineTail keeps a process's last log lines for error messages.
+type lineTail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (t *lineTail) add(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, s)
+	if len(t.lines) > 20 {
+		t.lines = t.lines[1:]
+	}
+}
+
+func (t *lineTail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.lines, "\n")
 }
