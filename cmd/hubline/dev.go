@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -126,14 +127,15 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	// The worker stops before the starter, whose server also carries the sandboxes the
-	// worker's activities may still be calling.
-	defer w.Stop()
 	lw := worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout)
 	if err := lw.Start(); err != nil {
+		w.Stop()
 		return fmt.Errorf("start hubline-line worker: %w", err)
 	}
-	defer lw.Stop()
+	// Both workers stop before the starter's server, which also carries the sandboxes their
+	// activities may still be calling.
+	stopWorkers := sync.OnceFunc(func() { lw.Stop(); w.Stop() })
+	defer stopWorkers()
 
 	if cfg.HubSpotClientSecret == "" {
 		log.Warn("HUBSPOT_CLIENT_SECRET is unset: dev accepts UNSIGNED requests. Never expose this to the internet.")
@@ -149,7 +151,7 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
-		w.Stop()
+		stopWorkers()
 		cancel()
 		return <-errc
 	case err := <-errc:
@@ -192,6 +194,7 @@ func printBanner(w io.Writer, cfg *config.Config, uiURL, base string, lineBox, h
 	}
 	fmt.Fprintf(w, "\nhubline dev is ready.\n\n")
 	fmt.Fprintf(w, "  Starter (HubSpot actions): %s/actions/send-line-message\n", base)
+	fmt.Fprintf(w, "                             (also send-line-message-v2, send-line-message-queue, send-data)\n")
 	fmt.Fprintf(w, "  Temporal UI:               %s/namespaces/%s/workflows\n", uiURL, cfg.TemporalNamespace)
 	fmt.Fprintf(w, "  Temporal frontend:         %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
 	if lineBox {
