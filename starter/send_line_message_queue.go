@@ -36,6 +36,8 @@ type QueueOptions struct {
 	Backlog int
 	// Linger is how long a group commit waits for more requests (default 2ms).
 	Linger time.Duration
+	// CommitsInFlight is how many group commits of one shard may be in flight (default 4).
+	CommitsInFlight int
 	// MaxGroup and MaxGroupBytes bound one group commit (default 256 and 512 KiB).
 	MaxGroup      int
 	MaxGroupBytes int
@@ -52,6 +54,9 @@ func (o QueueOptions) withDefaults() QueueOptions {
 	}
 	if o.Linger <= 0 {
 		o.Linger = 2 * time.Millisecond
+	}
+	if o.CommitsInFlight <= 0 {
+		o.CommitsInFlight = 4
 	}
 	if o.MaxGroup <= 0 {
 		o.MaxGroup = 256
@@ -125,7 +130,11 @@ func (q *committer) enqueue(ctx context.Context, it workflows.QueueItem) error {
 
 func (q *committer) run() {
 	o := q.s.opts.Queue
+	// A few commits may be in flight at once; while all are busy, requests wait in q.reqs and
+	// the next group takes them all, so groups grow with the load instead of the latency.
+	slots := make(chan struct{}, o.CommitsInFlight)
 	for first := range q.reqs {
+		slots <- struct{}{}
 		group := []*enqueueReq{first}
 		bytes := first.size
 		t := time.NewTimer(o.Linger)
@@ -140,10 +149,13 @@ func (q *committer) run() {
 			}
 		}
 		t.Stop()
-		err := q.commit(group)
-		for _, r := range group {
-			r.done <- err
-		}
+		go func(group []*enqueueReq) {
+			err := q.commit(group)
+			for _, r := range group {
+				r.done <- err
+			}
+			<-slots
+		}(group)
 	}
 }
 

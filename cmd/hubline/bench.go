@@ -60,6 +60,10 @@ type benchResult struct {
 	StarterPeakRSSMiB    float64 `json:"starter_peak_rss_mib"`
 	TemporalPeakRSSMiB   float64 `json:"temporal_server_peak_rss_mib"`
 	BenchPeakRSSMiB      float64 `json:"bench_process_peak_rss_mib"`
+	WorkerCPUSeconds     float64 `json:"worker_cpu_seconds"`
+	StarterCPUSeconds    float64 `json:"starter_cpu_seconds"`
+	TemporalCPUSeconds   float64 `json:"temporal_server_cpu_seconds"`
+	BenchCPUSeconds      float64 `json:"bench_process_cpu_seconds"`
 	BaselineSeconds      float64 `json:"baseline_wall_seconds"`
 	BaselinePerSecond    float64 `json:"baseline_recipients_per_second"`
 	Baseline429s         int     `json:"baseline_429s"`
@@ -208,6 +212,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	res.StarterPeakRSSMiB = starterProc.peakRSSMiB()
 	res.TemporalPeakRSSMiB = server.peakRSSMiB()
 	res.BenchPeakRSSMiB = peakRSSMiB("self")
+	res.WorkerCPUSeconds = cpuSeconds(strconv.Itoa(workerProc.cmd.Process.Pid))
+	res.StarterCPUSeconds = cpuSeconds(strconv.Itoa(starterProc.cmd.Process.Pid))
+	res.TemporalCPUSeconds = cpuSeconds(strconv.Itoa(server.cmd.Process.Pid))
+	res.BenchCPUSeconds = cpuSeconds("self")
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(res)
@@ -356,6 +364,24 @@ func percentile(sorted []float64, p float64) float64 {
 	}
 	i := int(float64(len(sorted)-1) * p)
 	return sorted[i]
+}
+
+// cpuSeconds reads a process's user+system CPU time so far (Linux; pid or "self"), to show
+// where a run's CPU went: on 2 cores the processes compete for it.
+func cpuSeconds(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+	rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	sys, _ := strconv.ParseFloat(f[12], 64)
+	return (u + sys) / 100 // USER_HZ is 100 on Linux
 }
 
 // peakRSSMiB reads a process's high-water resident set size (Linux; pid or "self").
