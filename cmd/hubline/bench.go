@@ -116,11 +116,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hsOpts := hubspotsandbox.Options{AccessToken: benchHSToken}
 	// With the limit off the fake is unlimited and so is our pacing: the run measures the
 	// engine against LINE's ceiling. With it on, the fake enforces an OAuth app's 110 per 10 s
-	// and the worker paces to the default HUBSPOT_RATE_LIMIT, as against a real portal.
+	// and the worker paces to HUBSPOT_RATE_LIMIT's default (110), as against a real portal.
 	hubspotBudget := "1000000"
 	if *limit == "on" {
 		hsOpts.RateLimit, hsOpts.RateInterval = 110, 10*time.Second
-		hubspotBudget = "100"
+		hubspotBudget = "110" // HUBSPOT_RATE_LIMIT's default: an OAuth app's limit
 	}
 	hsBox := hubspotsandbox.New(hsOpts)
 	hsURL, stopHS, err := serveLocal(hsBox)

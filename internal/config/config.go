@@ -46,7 +46,7 @@ var Settings = []Setting{
 	{"HUBSPOT_CLIENT_ID", "", []string{"dev", "worker"}, "With HUBSPOT_REFRESH_TOKEN: refresh OAuth access tokens (they expire after 30 minutes) instead of using HUBSPOT_ACCESS_TOKEN."},
 	{"HUBSPOT_REFRESH_TOKEN", "", []string{"dev", "worker"}, "OAuth refresh token (with HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET)."},
 	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", []string{"dev", "worker"}, "HubSpot API base URL."},
-	{"HUBSPOT_RATE_LIMIT", "100", []string{"dev", "worker"}, "HubSpot API requests per 10 seconds per portal that this worker paces to (HubSpot: 100-190 for private apps, 110 for OAuth apps; higher with the API limit increase). Lower it when several workers share a portal."},
+	{"HUBSPOT_RATE_LIMIT", "110", []string{"dev", "worker"}, "HubSpot API requests per 10 seconds per portal that this worker paces to (HubSpot allows OAuth apps 110; private apps 100-190). The worker also slows to a lower limit HubSpot announces in its rate-limit headers. Divide it among workers that share a portal."},
 	{"HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID", "", []string{"dev", "worker"}, "Timeline event template for delivery history; unset: no timeline writes. Needs an OAuth token."},
 	{"LINE_CHANNEL_ACCESS_TOKEN", "", []string{"dev", "worker", "starter"}, "LINE channel access token of account 1; _2, _3, ... add accounts. The starter only reads which accounts exist. Unset in dev: the LINE sandbox is used."},
 	{"LINE_CUSTOM_AGGREGATION_UNITS", "false", []string{"dev", "starter"}, "true for accounts LINE approved for unit-based statistics (analytics tag sent as customAggregationUnits); _2, _3, ... per account."},

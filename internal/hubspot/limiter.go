@@ -184,9 +184,12 @@ func (l *portalLimiter) observe(h http.Header) {
 	if rh.interval > 0 {
 		interval = rh.interval
 	}
-	// Other requests are usually in flight, so "very low" counts as empty.
-	if rh.remaining <= budget/50 {
-		l.hold(interval)
+	// Other requests are usually in flight, so "very low" counts as empty. HubSpot's window
+	// rolls: slots free up as old requests age out, about one per interval/budget when we
+	// pace evenly, so wait for the slots we lack rather than a whole interval. Should that
+	// be too short, HubSpot's 429 holds the portal for the full interval.
+	if low := budget / 50; rh.remaining <= low && budget > 0 {
+		l.hold(interval * time.Duration(low-rh.remaining+1) / time.Duration(budget))
 	}
 }
 

@@ -182,10 +182,10 @@ func TestLimiterFollowsHeaders(t *testing.T) {
 	arr := &arrivals{next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		switch n.Add(1) {
-		case 1: // budget exhausted: wait one interval
-			h.Set("X-HubSpot-RateLimit-Max", "1000")
+		case 1: // budget exhausted: wait for the slots we lack, (100/50-0+1) x 1000ms/100
+			h.Set("X-HubSpot-RateLimit-Max", "100")
 			h.Set("X-HubSpot-RateLimit-Remaining", "0")
-			h.Set("X-HubSpot-RateLimit-Interval-Milliseconds", "250")
+			h.Set("X-HubSpot-RateLimit-Interval-Milliseconds", "1000")
 		case 2: // a smaller budget than ours: adopt it
 			h.Set("X-HubSpot-RateLimit-Max", "200")
 			h.Set("X-HubSpot-RateLimit-Remaining", "15")
@@ -207,8 +207,8 @@ func TestLimiterFollowsHeaders(t *testing.T) {
 		}
 	}
 	times, _ := arr.snapshot()
-	if d := times[1].Sub(times[0]); d < 240*time.Millisecond {
-		t.Errorf("second request after %v, want >= 250ms (Remaining 0)", d)
+	if d := times[1].Sub(times[0]); d < 29*time.Millisecond {
+		t.Errorf("second request after %v, want >= 30ms (Remaining 0)", d)
 	}
 	l := c.limiter(1)
 	l.mu.Lock()
