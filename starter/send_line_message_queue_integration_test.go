@@ -409,14 +409,14 @@ func recordQueueHistories(t *testing.T, q *queueEnv) {
 	if err != nil || len(resp.Executions) == 0 {
 		t.Fatalf("list continued-as-new runs: %v (%d)", err, len(resp.Executions))
 	}
-	writeHistory(t, q, id, resp.Executions[len(resp.Executions)-1].Execution.RunId, "../workflows/testdata/line_queue_continue_as_new.json")
+	writeHistory(t, q, id, resp.Executions[len(resp.Executions)-1].Execution.RunId, "../workflows/testdata/line_queue_fill_batches.json")
 	batches, err := q.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Query: "WorkflowType = 'LineBatch' AND ExecutionStatus = 'Completed'",
 	})
 	if err != nil || len(batches.Executions) == 0 {
 		t.Fatalf("list batches: %v", err)
 	}
-	writeHistory(t, q, batches.Executions[0].Execution.WorkflowId, batches.Executions[0].Execution.RunId, "../workflows/testdata/line_batch.json")
+	writeHistory(t, q, batches.Executions[0].Execution.WorkflowId, batches.Executions[0].Execution.RunId, "../workflows/testdata/line_batch_v1.json")
 }
 
 func writeHistory(t *testing.T, q *queueEnv, id, runID, path string) {

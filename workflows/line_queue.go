@@ -93,6 +93,10 @@ type QueueOptions struct {
 	IdleTimeout time.Duration `json:",omitempty"`
 	// HeartbeatTimeout of the batch activity (default 10s).
 	HeartbeatTimeout time.Duration `json:",omitempty"`
+	// FillWait is how long a partial batch waits for more recipients while other batches
+	// are sending (default 500ms): fuller batches mean fewer child workflows and fuller
+	// HubSpot calls. An idle queue sends at once.
+	FillWait time.Duration `json:",omitempty"`
 }
 
 func (o QueueOptions) withDefaults() QueueOptions {
@@ -119,6 +123,9 @@ func (o QueueOptions) withDefaults() QueueOptions {
 	}
 	if o.HeartbeatTimeout <= 0 {
 		o.HeartbeatTimeout = 10 * time.Second
+	}
+	if o.FillWait <= 0 {
+		o.FillWait = 500 * time.Millisecond
 	}
 	return o
 }
@@ -208,6 +215,10 @@ func LineQueue(ctx workflow.Context, in LineQueueInput) (QueueStatus, error) {
 	}
 	st.Runs++
 	log := workflow.GetLogger(ctx)
+	// Runs recorded before batches waited to fill keep starting partial batches at once.
+	fillBatches := workflow.GetVersion(ctx, "fill-batches", workflow.DefaultVersion, 1) >= 1
+	var fillTimer workflow.Future // set while a partial batch waits to fill
+	fillDue := false
 	cancelling := false
 	signals := 0
 
@@ -383,7 +394,15 @@ func LineQueue(ctx workflow.Context, in LineQueueInput) (QueueStatus, error) {
 			return status(), nil
 		}
 		for !st.Paused && len(st.Pending) > 0 && len(st.InFlight) < o.MaxInFlight {
+			if fillBatches && len(st.Pending) < o.BatchSize && len(st.InFlight) > 0 && !fillDue {
+				// Others are sending: let this batch fill up for a moment.
+				if fillTimer == nil {
+					fillTimer = workflow.NewTimer(ctx, o.FillWait)
+				}
+				break
+			}
 			startBatch(takeBatch(), false)
+			fillDue = false
 		}
 
 		if (signals >= o.SignalsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) &&
@@ -427,6 +446,9 @@ func LineQueue(ctx workflow.Context, in LineQueueInput) (QueueStatus, error) {
 		})
 		for _, s := range starting {
 			sel.AddFuture(s.f, func(workflow.Future) {})
+		}
+		if fillTimer != nil {
+			sel.AddFuture(fillTimer, func(workflow.Future) { fillTimer, fillDue = nil, true })
 		}
 		var cancelTimer workflow.CancelFunc
 		if idle {
