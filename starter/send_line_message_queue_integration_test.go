@@ -202,7 +202,7 @@ func (q *queueEnv) assertDeliveredOnce(n int) {
 // a tiny continue-as-new threshold, redelivers some callbackIds, and checks every recipient
 // got exactly one accepted push and one callback.
 func TestQueueDeliversOnceAcrossContinueAsNew(t *testing.T) {
-	const n = 400
+	const n = 2000
 	q := newQueueEnv(t, testenv.Options{}, starter.QueueOptions{
 		Shards: 2, Workflow: workflows.QueueOptions{BatchSize: 50, MaxInFlight: 3, SignalsPerRun: 15},
 	}, 1500)
