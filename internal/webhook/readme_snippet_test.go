@@ -8,8 +8,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"os"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -48,3 +50,21 @@ func verifyHubline(secret, header string, body []byte, now time.Time, tolerance 
 }
 
 // --- snippet end ---
+
+// TestReadmeSnippetInDocs keeps the Go snippet in README.md ("Verifying a Send Data signature
+// on the receiving end") identical to the one the tests run.
+func TestReadmeSnippetInDocs(t *testing.T) {
+	src, err := os.ReadFile("readme_snippet_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(src), "// --- snippet start ---\n")
+	snippet, _, _ := strings.Cut(rest, "// --- snippet end ---")
+	doc, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), strings.TrimSpace(snippet)) {
+		t.Fatal("README.md does not contain the verifyHubline snippet of readme_snippet_test.go verbatim")
+	}
+}

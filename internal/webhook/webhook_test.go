@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -276,23 +275,5 @@ func TestReceiverVerifiesRealRequests(t *testing.T) {
 	want := []string{"snippet=true own=ok", "snippet=true own=ok", "snippet=false own=mismatch"}
 	if fmt.Sprint(verdicts) != fmt.Sprint(want) {
 		t.Fatalf("verdicts %v, want %v", verdicts, want)
-	}
-}
-
-// TestReadmeSnippetInDocs keeps the Go snippet in README.md ("Verifying a Send Data signature
-// on the receiving end") identical to the one the tests run.
-func TestReadmeSnippetInDocs(t *testing.T) {
-	src, err := os.ReadFile("readme_snippet_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, _ := strings.Cut(string(src), "// --- snippet start ---\n")
-	snippet, _, _ := strings.Cut(rest, "// --- snippet end ---")
-	doc, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(doc), strings.TrimSpace(snippet)) {
-		t.Fatal("README.md does not contain the verifyHubline snippet of readme_snippet_test.go verbatim")
 	}
 }
