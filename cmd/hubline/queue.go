@@ -93,7 +93,9 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Account int
 			Total   workflows.QueueStatus
 			Shards  []workflows.QueueStatus
-			Missing []string `json:",omitempty"`
+			// Idle shards have no running queue workflow; Unavailable ones did not answer.
+			Idle        []string `json:",omitempty"`
+			Unavailable []string `json:",omitempty"`
 		}{Account: *account}
 		out.Total.Account = *account
 		for shard := 0; shard < cfg.Queue.Shards; shard++ {
@@ -103,8 +105,13 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if err == nil {
 				err = v.Get(&st)
 			}
-			if err != nil {
-				out.Missing = append(out.Missing, id+": "+err.Error())
+			var nf *serviceerror.NotFound
+			switch {
+			case errors.As(err, &nf):
+				out.Idle = append(out.Idle, id) // nothing queued there yet, or idle long enough to finish
+				continue
+			case err != nil:
+				out.Unavailable = append(out.Unavailable, id+": "+err.Error())
 				continue
 			}
 			out.Shards = append(out.Shards, st)
