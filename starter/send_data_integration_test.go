@@ -27,7 +27,7 @@ func recordHistory(t *testing.T, env *testenv.Env, workflowID, file string) {
 		return
 	}
 	path := filepath.Join("..", "workflows", "testdata", file)
-	if err := env.WriteHistory(workflowID, path); err != nil {
+	if err := env.WriteHistory(workflowID, "", path); err != nil {
 		t.Fatalf("record history: %v", err)
 	}
 	t.Logf("recorded %s", path)

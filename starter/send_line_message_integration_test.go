@@ -65,7 +65,7 @@ func TestDeliveredOnceWithRetryKeyCallbackAndTimeline(t *testing.T) {
 		t.Fatalf("timeline: %+v", evs)
 	}
 	if os.Getenv("HUBLINE_RECORD_HISTORIES") == "1" {
-		if err := env.WriteHistory(workflows.WorkflowID("cb-1"), filepath.Join("..", "workflows", "testdata", "send_line_message_v1.json")); err != nil {
+		if err := env.WriteHistory(workflows.WorkflowID("cb-1"), "", filepath.Join("..", "workflows", "testdata", "send_line_message_v1.json")); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,11 +13,9 @@ import (
 	"testing"
 	"time"
 
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hubline/hubline/internal/linesandbox"
 	"github.com/hubline/hubline/internal/testenv"
@@ -409,32 +407,16 @@ func recordQueueHistories(t *testing.T, q *queueEnv) {
 	if err != nil || len(resp.Executions) == 0 {
 		t.Fatalf("list continued-as-new runs: %v (%d)", err, len(resp.Executions))
 	}
-	writeHistory(t, q, id, resp.Executions[len(resp.Executions)-1].Execution.RunId, "../workflows/testdata/line_queue_fill_batches.json")
+	if err := q.WriteHistory(id, resp.Executions[len(resp.Executions)-1].Execution.RunId, "../workflows/testdata/line_queue_fill_batches.json"); err != nil {
+		t.Fatal(err)
+	}
 	batches, err := q.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Query: "WorkflowType = 'LineBatch' AND ExecutionStatus = 'Completed'",
 	})
 	if err != nil || len(batches.Executions) == 0 {
 		t.Fatalf("list batches: %v", err)
 	}
-	writeHistory(t, q, batches.Executions[0].Execution.WorkflowId, batches.Executions[0].Execution.RunId, "../workflows/testdata/line_batch_v1.json")
-}
-
-func writeHistory(t *testing.T, q *queueEnv, id, runID, path string) {
-	it := q.Client.GetWorkflowHistory(context.Background(), id, runID, false, 0)
-	h := &historypb.History{}
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, ev)
-	}
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(h)
-	if err != nil {
+	if err := q.WriteHistory(batches.Executions[0].Execution.WorkflowId, batches.Executions[0].Execution.RunId, "../workflows/testdata/line_batch_v1.json"); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("recorded %s (%d events)", path, len(h.Events))
 }

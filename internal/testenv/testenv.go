@@ -266,11 +266,11 @@ func (e *Env) Result(workflowID string, out any) error {
 	return e.Client.GetWorkflow(ctx, workflowID, "").Get(ctx, out)
 }
 
-// WriteHistory saves a closed workflow's history as JSON for replay tests.
-func (e *Env) WriteHistory(workflowID, path string) error {
+// WriteHistory saves a workflow run's history as JSON for replay tests ("" runID: the latest run).
+func (e *Env) WriteHistory(workflowID, runID, path string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	it := e.Client.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	it := e.Client.GetWorkflowHistory(ctx, workflowID, runID, false, 0)
 	h := &historypb.History{}
 	for it.HasNext() {
 		ev, err := it.Next()
