@@ -31,8 +31,10 @@ const CodeInvalidWaitForDelivery = "invalid_wait_for_delivery"
 type QueueOptions struct {
 	// Shards per LINE account (HUBLINE_QUEUE_SHARDS, default 4).
 	Shards int
-	// Backlog is the most recipients a shard may hold (pending + in flight) before the
-	// starter answers 429 (HUBLINE_QUEUE_BACKLOG, default 2500).
+	// Backlog is the most recipients a shard may hold waiting for a batch before the
+	// starter answers 429 (HUBLINE_QUEUE_BACKLOG, default 2500). Recipients already in a
+	// batch are not counted: MaxInFlight × BatchSize bounds those, and counting them made
+	// callers back off while LINE had capacity to spare.
 	Backlog int
 	// Linger is how long a group commit waits for more requests (default 2ms).
 	Linger time.Duration
@@ -105,7 +107,7 @@ type committer struct {
 	reqs           chan *enqueueReq
 
 	mu         sync.Mutex
-	backlog    int // pending + in flight at the last status query
+	backlog    int // pending at the last status query
 	since      int // recipients enqueued since that query
 	lastQuery  time.Time
 	querying   bool
@@ -185,7 +187,7 @@ func (q *committer) commit(group []*enqueueReq) error {
 	return err
 }
 
-// estimate is the shard's backlog: the last queried pending + in flight plus what this
+// estimate is the shard's backlog: the last queried pending count plus what this
 // starter enqueued since. It refreshes the query in the background at most twice a second;
 // while the query fails (e.g. no worker), the estimate only grows, so the cap still holds.
 func (q *committer) estimate() int {
@@ -217,7 +219,7 @@ func (q *committer) refresh() {
 	q.lastQuery = time.Now()
 	switch {
 	case err == nil:
-		q.backlog = st.Pending + st.InFlight
+		q.backlog = st.Pending
 		q.since -= since
 	case errors.As(err, &nf):
 		q.backlog = 0
@@ -253,7 +255,7 @@ func (s *Server) sendLineMessageQueue(c *gin.Context) {
 	if backlog := q.estimate(); backlog >= o.Backlog {
 		s.requests.WithLabelValues(action, "backlog_full").Inc()
 		// HubSpot retries a 429 honouring Retry-After.
-		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds(backlog)))
+		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds(backlog-o.Backlog)))
 		abortError(c, http.StatusTooManyRequests, "queue_full",
 			fmt.Sprintf("LINE account %d's queue is full; retry later", in.Account))
 		return
@@ -282,9 +284,10 @@ func (s *Server) sendLineMessageQueue(c *gin.Context) {
 	}))
 }
 
-// retryAfterSeconds suggests a wait in proportion to the backlog (1 s per 1,500 recipients).
-func retryAfterSeconds(backlog int) int {
-	s := int(math.Ceil(float64(backlog) / 1500))
+// retryAfterSeconds suggests a wait in proportion to how far the backlog is over its cap
+// (1 s per 1,500 recipients, LINE_PUSH_RATE's default), at least 1 s.
+func retryAfterSeconds(over int) int {
+	s := int(math.Ceil(float64(over) / 1500))
 	if s < 1 {
 		s = 1
 	}

@@ -226,3 +226,13 @@ func TestRejectionsAreCounted(t *testing.T) {
 		t.Fatalf("metrics lack the rejection:\n%s", rec.Body.String())
 	}
 }
+
+func TestRetryAfterSeconds(t *testing.T) {
+	for _, tc := range []struct{ over, want int }{
+		{0, 1}, {1, 1}, {1500, 1}, {1501, 2}, {15000, 10}, {10_000_000, 60},
+	} {
+		if got := retryAfterSeconds(tc.over); got != tc.want {
+			t.Errorf("retryAfterSeconds(%d) = %d, want %d", tc.over, got, tc.want)
+		}
+	}
+}
