@@ -32,8 +32,10 @@ const (
 	// PauseReasonOperator is the pause reason when no reason was given.
 	PauseReasonOperator = "operator"
 
-	// MemoCallbackIDs is the LineBatch memo key listing the callbackIds it carried.
+	// MemoCallbackIDs and MemoObjectIDs are the LineBatch memo keys listing the callbackIds
+	// and HubSpot object IDs it carried (index-aligned), for `hubline queue find`.
 	MemoCallbackIDs = "callbackIds"
+	MemoObjectIDs   = "objectIds"
 )
 
 // QueueWorkflowID is the ID of one queue shard of one LINE account.
@@ -318,8 +320,9 @@ func LineQueue(ctx workflow.Context, in LineQueueInput) (QueueStatus, error) {
 		id := fmt.Sprintf("%s-%s-%d", queueID, st.Chain, st.NextBatch)
 		st.NextBatch++
 		ids := make([]string, len(items))
+		objects := make([]int64, len(items))
 		for i, it := range items {
-			ids[i] = it.CallbackID
+			ids[i], objects[i] = it.CallbackID, it.ObjectID
 		}
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: id,
@@ -328,7 +331,9 @@ func LineQueue(ctx workflow.Context, in LineQueueInput) (QueueStatus, error) {
 			// queue's workflow ID, which reaches whichever run is current.
 			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-			Memo:                  map[string]interface{}{MemoCallbackIDs: ids},
+			// The memo only annotates the start command (replay does not compare it), so
+			// adding object IDs needed no workflow.GetVersion.
+			Memo: map[string]interface{}{MemoCallbackIDs: ids, MemoObjectIDs: objects},
 			TypedSearchAttributes: temporal.NewSearchAttributes(
 				SALineAccount.ValueSet(strconv.Itoa(in.Account)),
 				SAActionType.ValueSet(ActionSendLineMessageQueue),

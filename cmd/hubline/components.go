@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
 
 	"github.com/hubline/hubline/activities"
@@ -25,19 +26,29 @@ func dialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (cli
 	opts := client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: logging.Temporal(log.Named("temporal")),
 	}
-	if cfg.PayloadKey != nil {
-		cd, err := codec.New(cfg.PayloadKey)
-		if err != nil {
-			return nil, fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)
-		}
-		opts.DataConverter = cd.DataConverter()
-		log.Info("workflow payloads are encrypted", zap.String("key_id", cd.KeyID()))
+	dc, err := dataConverter(cfg, log)
+	if err != nil {
+		return nil, err
 	}
+	opts.DataConverter = dc
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
 	}
 	return c, nil
+}
+
+// dataConverter encrypts payloads (and memos) when HUBLINE_PAYLOAD_KEY is set.
+func dataConverter(cfg *config.Config, log *zap.Logger) (converter.DataConverter, error) {
+	if cfg.PayloadKey == nil {
+		return converter.GetDefaultDataConverter(), nil
+	}
+	cd, err := codec.New(cfg.PayloadKey)
+	if err != nil {
+		return nil, fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)
+	}
+	log.Info("workflow payloads are encrypted", zap.String("key_id", cd.KeyID()))
+	return cd.DataConverter(), nil
 }
 
 // newActivities builds the clients the activities use, from the settings.

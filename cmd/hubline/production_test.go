@@ -153,6 +153,59 @@ func TestWorkerAndStarterProcesses(t *testing.T) {
 		bytes.Contains(in.GetData(), []byte(testenv.UserID)) {
 		t.Fatalf("workflow input is not encrypted: %v", in)
 	}
+
+	// The queue action, then `hubline queue find` by callbackId and by object ID: the
+	// LineBatch memo is encrypted too, so find must decode it with the same key.
+	body, _ = json.Marshal(testenv.Action("ap-prod-q1", map[string]string{
+		"line_user_id": testenv.UserID, "message_1": "Queued hello",
+	}, nil))
+	req, _ = http.NewRequest(http.MethodPost, "http://"+httpAddr+"/actions/send-line-message-queue", bytes.NewReader(body))
+	req.Header.Set("X-HubSpot-Signature-Version", "v2")
+	req.Header.Set("X-HubSpot-Signature", hubspot.SignV2("prod-secret", http.MethodPost,
+		"https://hubline.example.com/actions/send-line-message-queue", body))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("queue action answered %d\n%s", resp.StatusCode, slogs.String())
+	}
+	testenv.Eventually(t, "the queued callback", 30*time.Second, func() bool { return len(hsBox.Callbacks()) == 2 })
+	for _, key := range []string{"ap-prod-q1", "904"} {
+		out, err := runCommand(env, "queue", "find", key)
+		if err != nil {
+			t.Fatalf("queue find %s: %v\n%s", key, err, out)
+		}
+		var hits []struct {
+			BatchWorkflowID, Status, Queue, CallbackID string
+			ObjectID                                   int64
+		}
+		if err := json.Unmarshal(out, &hits); err != nil {
+			t.Fatalf("queue find %s: %v\n%s", key, err, out)
+		}
+		if len(hits) != 1 || hits[0].CallbackID != "ap-prod-q1" || hits[0].ObjectID != 904 ||
+			!strings.HasPrefix(hits[0].BatchWorkflowID, hits[0].Queue+"-") {
+			t.Fatalf("queue find %s = %+v", key, hits)
+		}
+	}
+	if out, err := runCommand(env, "queue", "find", "ap-prod-unknown"); err == nil {
+		t.Fatalf("queue find of an unknown callbackId succeeded: %s", out)
+	}
+
 	stopCommand(t, starter, slogs)
 	stopCommand(t, worker, wlogs)
+}
+
+// runCommand runs `hubline args...` to completion and returns its standard output.
+func runCommand(env []string, args ...string) ([]byte, error) {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), append(env, "HUBLINE_TEST_RUN_MAIN=1")...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return append(out, stderr.Bytes()...), err
+	}
+	return out, nil
 }

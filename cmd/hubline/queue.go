@@ -7,10 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
+	"strconv"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/hubline/hubline/internal/config"
@@ -25,7 +26,7 @@ type argCommand struct {
 }
 
 var argCommands = map[string]argCommand{
-	"queue": {"operate Send LINE Message by Queue: queue pause|resume|cancel|status [--account N], queue find [--account N] <callbackId>", runQueue},
+	"queue": {"operate Send LINE Message by Queue: queue pause|resume|cancel|status [--account N], queue find [--account N] <callbackId|objectId>", runQueue},
 	"bench": {"benchmark: bench queue --recipients N [--hubspot-limit on|off] [--concurrency 64]", runBench},
 }
 
@@ -35,7 +36,8 @@ const queueHelp = `hubline queue: operate the Send LINE Message by Queue workflo
   hubline queue pause  [--account N] [--reason R] stop starting new batches (running ones finish)
   hubline queue resume [--account N]              resume (also after a monthly-limit pause)
   hubline queue cancel [--account N]              pending recipients end FAIL_CONTINUE cancelled; the queue closes
-  hubline queue find   [--account N] <callbackId> which LineBatch workflow carried a callbackId's send
+  hubline queue find   [--account N] <callbackId|objectId>
+                                                  which LineBatch workflows carried a callbackId's or a contact's sends
 
 `
 
@@ -129,38 +131,75 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return enc.Encode(out)
 	case "find":
 		if fs.NArg() != 1 {
-			return fmt.Errorf("%w: queue find takes one callbackId", errUsage)
+			return fmt.Errorf("%w: queue find takes one callbackId or HubSpot object ID", errUsage)
 		}
-		cb := fs.Arg(0)
-		type hit struct{ BatchWorkflowID, RunID, Status, Queue string }
-		var hits []hit
-		var token []byte
-		for {
-			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-				Query:         fmt.Sprintf("WorkflowType = '%s' AND LineAccount = '%d'", workflows.LineBatchWorkflow, *account),
-				NextPageToken: token,
-			})
-			if err != nil {
-				return fmt.Errorf("list LineBatch workflows: %w", err)
-			}
-			for _, ex := range resp.Executions {
-				p := ex.GetMemo().GetFields()[workflows.MemoCallbackIDs]
-				var ids []string
-				if p == nil || converter.GetDefaultDataConverter().FromPayload(p, &ids) != nil || !slices.Contains(ids, cb) {
-					continue
-				}
-				hits = append(hits, hit{ex.Execution.WorkflowId, ex.Execution.RunId, ex.Status.String(),
-					workflows.QueueWorkflowID(*account, workflows.QueueShard(cb, cfg.Queue.Shards))})
-			}
-			token = resp.NextPageToken
-			if len(token) == 0 {
-				break
-			}
+		dc, err := dataConverter(cfg, log)
+		if err != nil {
+			return err
+		}
+		hits, err := findBatches(ctx, c, dc, *account, cfg.Queue.Shards, fs.Arg(0))
+		if err != nil {
+			return err
 		}
 		if len(hits) == 0 {
-			return fmt.Errorf("no LineBatch of account %d carried callbackId %s", *account, cb)
+			return fmt.Errorf("no LineBatch of account %d carried callbackId or object ID %s", *account, fs.Arg(0))
 		}
 		return enc.Encode(hits)
 	}
 	return fmt.Errorf("%w: unknown queue operation %q (pause, resume, cancel, status, find)", errUsage, op)
+}
+
+// batchHit is one recipient of a LineBatch run that `queue find` matched.
+type batchHit struct {
+	BatchWorkflowID, RunID, Status string
+	// Queue is the LineQueue shard the recipient went through.
+	Queue      string
+	CallbackID string
+	ObjectID   int64
+}
+
+// findBatches lists the account's LineBatch runs (within the namespace's retention) and
+// matches the callbackId or object ID against their memos. The memo is decoded with the
+// same converter the worker wrote it with, so it works with HUBLINE_PAYLOAD_KEY set.
+func findBatches(ctx context.Context, c client.Client, dc converter.DataConverter, account, shards int, key string) ([]batchHit, error) {
+	objectID, numErr := strconv.ParseInt(key, 10, 64)
+	var hits []batchHit
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query:         fmt.Sprintf("WorkflowType = '%s' AND LineAccount = '%d'", workflows.LineBatchWorkflow, account),
+			NextPageToken: token,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list LineBatch workflows: %w", err)
+		}
+		for _, ex := range resp.Executions {
+			memo := ex.GetMemo().GetFields()
+			var ids []string
+			var objects []int64
+			if p := memo[workflows.MemoCallbackIDs]; p == nil || dc.FromPayload(p, &ids) != nil {
+				continue
+			}
+			if p := memo[workflows.MemoObjectIDs]; p != nil && dc.FromPayload(p, &objects) != nil {
+				objects = nil // batches started before object IDs were recorded
+			}
+			for i, id := range ids {
+				var obj int64
+				if i < len(objects) {
+					obj = objects[i]
+				}
+				if id != key && (numErr != nil || obj != objectID) {
+					continue
+				}
+				hits = append(hits, batchHit{
+					BatchWorkflowID: ex.Execution.WorkflowId, RunID: ex.Execution.RunId, Status: ex.Status.String(),
+					Queue: workflows.QueueWorkflowID(account, workflows.QueueShard(id, shards)), CallbackID: id, ObjectID: obj,
+				})
+			}
+		}
+		token = resp.NextPageToken
+		if len(token) == 0 {
+			return hits, nil
+		}
+	}
 }

@@ -242,6 +242,13 @@ func (s *Server) ensureSearchAttributes(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("add search attributes: %w", err)
 	}
+	// Every service reads them through its namespace cache (refreshed every 2 s by default):
+	// wait one refresh so the first start after an upgrade does not fail on them.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(3 * time.Second):
+	}
 	return nil
 }
 
