@@ -58,6 +58,8 @@ type benchResult struct {
 	StarterP99Ms         float64 `json:"starter_latency_p99_ms"`
 	WorkerPeakRSSMiB     float64 `json:"worker_peak_rss_mib"`
 	StarterPeakRSSMiB    float64 `json:"starter_peak_rss_mib"`
+	WorkerMedianRSSMiB   float64 `json:"worker_median_rss_mib"`
+	StarterMedianRSSMiB  float64 `json:"starter_median_rss_mib"`
 	TemporalPeakRSSMiB   float64 `json:"temporal_server_peak_rss_mib"`
 	BenchPeakRSSMiB      float64 `json:"bench_process_peak_rss_mib"`
 	WorkerCPUSeconds     float64 `json:"worker_cpu_seconds"`
@@ -171,6 +173,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	fmt.Fprintf(stderr, "bench: baseline %.0f pushes/s; enqueueing %d recipients through %s ...\n", res.BaselinePerSecond, *n, base)
 	start := time.Now()
+	stopSampling := sampleRSS([]int{workerProc.cmd.Process.Pid, starterProc.cmd.Process.Pid}, 250*time.Millisecond)
+	defer stopSampling()
 	lat, starter429s, err := drive(ctx, base, *n, *conc)
 	if err != nil {
 		return err
@@ -184,6 +188,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		time.Sleep(50 * time.Millisecond)
 	}
 	res.WallSeconds = time.Since(start).Seconds()
+	if med := stopSampling(); len(med) == 2 {
+		res.WorkerMedianRSSMiB, res.StarterMedianRSSMiB = med[0], med[1]
+	}
 	res.RecipientsPerSecond = float64(*n) / res.WallSeconds
 	res.RatioToBaseline = res.RecipientsPerSecond / res.BaselinePerSecond
 
@@ -385,18 +392,57 @@ func cpuSeconds(pid string) float64 {
 }
 
 // peakRSSMiB reads a process's high-water resident set size (Linux; pid or "self").
-func peakRSSMiB(pid string) float64 {
+func peakRSSMiB(pid string) float64 { return statusMiB(pid, "VmHWM:") }
+
+// statusMiB reads a kB field of /proc/<pid>/status (VmHWM: peak, VmRSS: current).
+func statusMiB(pid, field string) float64 {
 	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}
 	for _, ln := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(ln); len(f) >= 2 && f[0] == "VmHWM:" {
+		if f := strings.Fields(ln); len(f) >= 2 && f[0] == field {
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb / 1024
 		}
 	}
 	return 0
+}
+
+// sampleRSS samples the processes' resident sets every interval until stop, which returns
+// each one's median: the peak alone catches one GC cycle's high point, and a longer run
+// sees more of them, so the median is what shows whether memory grows with the broadcast.
+func sampleRSS(pids []int, every time.Duration) (stop func() []float64) {
+	samples := make([][]float64, len(pids))
+	quit, done := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			for i, pid := range pids {
+				if v := statusMiB(strconv.Itoa(pid), "VmRSS:"); v > 0 {
+					samples[i] = append(samples[i], v)
+				}
+			}
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() []float64 {
+		once.Do(func() { close(quit) })
+		<-done
+		med := make([]float64, len(pids))
+		for i, s := range samples {
+			sort.Float64s(s)
+			med[i] = percentile(s, 0.5)
+		}
+		return med
+	}
 }
 
 // benchServer is the benchmark's Temporal server process: in-memory SQLite, no UI.
