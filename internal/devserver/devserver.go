@@ -5,6 +5,7 @@ package devserver
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"go.temporal.io/server/temporal"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/durationpb"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver the server's plugin also uses
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
@@ -53,6 +55,7 @@ type Config struct {
 // Server is a running embedded Temporal service.
 type Server struct {
 	cfg    Config
+	level  zap.AtomicLevel // of the server's own logs
 	server temporal.Server
 	ui     *uiserver.Server
 	uiDone chan struct{}
@@ -108,6 +111,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			if err := sqlite.SetupSchema(&sqlCfg); err != nil {
 				return nil, fmt.Errorf("set up SQLite schema in %s: %w", cfg.DatabaseFile, err)
 			}
+		} else if err := forgetMembers(ctx, cfg.DatabaseFile); err != nil {
+			return nil, err
 		}
 	}
 	// In memory (mode=memory), the SQLite plugin creates the schema itself on first connect;
@@ -128,7 +133,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("create namespace %s: %w", cfg.Namespace, err)
 	}
 
-	logger := tlog.NewZapLogger(cfg.Logger.WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
+	level := zap.NewAtomicLevelAt(zap.WarnLevel)
+	logger := tlog.NewZapLogger(cfg.Logger.WithOptions(zap.IncreaseLevel(level)))
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(serverCfg),
 		temporal.ForServices(temporal.DefaultServices),
@@ -146,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
-	s := &Server{cfg: cfg, server: srv}
+	s := &Server{cfg: cfg, level: level, server: srv}
 	if err := s.waitReady(ctx); err != nil {
 		_ = srv.Stop()
 		return nil, err
@@ -181,6 +187,9 @@ func (s *Server) Stop() error {
 		s.ui.Stop()
 		<-s.uiDone
 	}
+	// While its services stop one by one, the server's internal workers and matching log
+	// connection errors that mean nothing to the user.
+	s.level.SetLevel(zap.FatalLevel)
 	return s.server.Stop()
 }
 
@@ -326,6 +335,13 @@ func serverConfig(host string, port int, sqlCfg config.SQL) (*config.Config, err
 			return nil, err
 		}
 		rpc := config.RPC{GRPCPort: grpcPort, MembershipPort: memberPort, BindOnLocalHost: true}
+		if name == "frontend" {
+			// Temporal's HTTP API on a free loopback port; without it the server warns at
+			// every start that Nexus endpoints are unavailable.
+			if rpc.HTTPPort, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
 		if name == "frontend" && host != "" && host != "localhost" && host != "127.0.0.1" {
 			rpc.BindOnLocalHost = false
 			rpc.BindOnIP = host
@@ -347,6 +363,21 @@ func serverConfig(host string, port int, sqlCfg config.SQL) (*config.Config, err
 	}}
 	cfg.PublicClient = config.PublicClient{HostPort: frontend}
 	return cfg, nil
+}
+
+// forgetMembers deletes the cluster membership an earlier run recorded. Its services
+// listened on other (free) ports and are gone; left in place, the new services spend their
+// first ~10 s trying to join them, failing requests with "Not enough hosts".
+func forgetMembers(ctx context.Context, file string) error {
+	db, err := sql.Open("sqlite", "file:"+file)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", file, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "DELETE FROM cluster_membership"); err != nil {
+		return fmt.Errorf("reset cluster membership in %s: %w", file, err)
+	}
+	return nil
 }
 
 // freePort asks the kernel for an unused loopback port for the server's internal services.
