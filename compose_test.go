@@ -2,6 +2,8 @@ package hubline_test
 
 import (
 	"context"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -25,7 +27,8 @@ var requiredComposeVars = map[string]string{
 func loadCompose(t *testing.T) (*types.Project, error) {
 	t.Helper()
 	opts, err := cli.NewProjectOptions([]string{"docker-compose.yml"},
-		cli.WithWorkingDirectory("."), cli.WithOsEnv, cli.WithName("hubline"))
+		cli.WithWorkingDirectory("."), cli.WithOsEnv, cli.WithName("hubline"),
+		cli.WithProfiles([]string{"codec"})) // the optional codec service too
 	if err != nil {
 		t.Fatalf("compose options: %v", err)
 	}
@@ -86,13 +89,17 @@ func TestComposeProject(t *testing.T) {
 		t.Errorf("temporal must wait for temporal-schema to complete")
 	}
 
-	// Only the starter and the UI publish host ports, on loopback.
+	// Only the starter, the UI and the optional codec publish host ports, on loopback.
+	published := map[string]string{"hubline-starter": "8080", "temporal-ui": "8233", "hubline-codec": "8081"}
 	for _, s := range p.Services {
 		for _, port := range s.Ports {
-			if port.HostIP != "127.0.0.1" || (port.Published != "8080" && port.Published != "8233") {
-				t.Errorf("%s publishes %s:%s; only 127.0.0.1:8080 and 127.0.0.1:8233 are expected", s.Name, port.HostIP, port.Published)
+			if port.HostIP != "127.0.0.1" || port.Published != published[s.Name] {
+				t.Errorf("%s publishes %s:%s; expected only 127.0.0.1:%s", s.Name, port.HostIP, port.Published, published[s.Name])
 			}
 		}
+	}
+	if codec := svc("hubline-codec"); !slices.Equal(codec.Profiles, []string{"codec"}) {
+		t.Errorf("hubline-codec should be opt-in (profile codec), has profiles %v", codec.Profiles)
 	}
 
 	admin := svc("temporal-admin-tools")
@@ -133,7 +140,7 @@ func TestComposePassesEverySetting(t *testing.T) {
 		t.Fatalf("load docker-compose.yml: %v", err)
 	}
 	devOnly := map[string]bool{"HUBLINE_UI_ADDR": true, "HUBLINE_DATA_DIR": true}
-	for service, command := range map[string]string{"hubline-worker": "worker", "hubline-starter": "starter"} {
+	for service, command := range map[string]string{"hubline-worker": "worker", "hubline-starter": "starter", "hubline-codec": "codec"} {
 		s, err := p.GetService(service)
 		if err != nil {
 			t.Fatal(err)
@@ -145,6 +152,20 @@ func TestComposePassesEverySetting(t *testing.T) {
 			if _, ok := s.Environment[setting.Name]; !ok {
 				t.Errorf("%s does not pass %s (read by hubline %s)", service, setting.Name, command)
 			}
+		}
+	}
+}
+
+// TestEnvExampleListsEverySetting: .env.example, the file operators start from, names every
+// setting (set or commented out).
+func TestEnvExampleListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile(".env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, setting := range config.Settings {
+		if !regexp.MustCompile(`(?m)^(# )?` + setting.Name + `=`).Match(b) {
+			t.Errorf(".env.example does not list %s", setting.Name)
 		}
 	}
 }

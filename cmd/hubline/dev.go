@@ -13,8 +13,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"go.temporal.io/sdk/converter"
-
 	"github.com/hubline/hubline/internal/codec"
 	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/devserver"
@@ -88,14 +86,14 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	}
 	codecEndpoint := ""
 	if cfg.PayloadKey != nil {
-		// Dev only, on loopback: a decode endpoint lets the UI show encrypted payloads. In
-		// production, run a codec server behind your own authentication.
+		// On loopback, the same decode endpoint as `hubline codec`, so the UI shows
+		// encrypted payloads.
 		cd, err := codec.New(cfg.PayloadKey)
 		if err != nil {
 			return err
 		}
 		codecEndpoint = base + codecPath
-		mux.Handle(codecPath+"/", http.StripPrefix(codecPath, allowOrigin("http://"+cfg.UIAddr, converter.NewPayloadCodecHTTPHandler(cd))))
+		mux.Handle(codecPath+"/", http.StripPrefix(codecPath, codecHandler(cd, "http://"+cfg.UIAddr, "", log.Named("codec"))))
 	}
 	log.Info("starting embedded Temporal server", zap.String("address", cfg.TemporalAddress),
 		zap.String("database", filepath.Join(cfg.DataDir, "temporal.db")))
@@ -157,20 +155,6 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	case err := <-errc:
 		return err
 	}
-}
-
-// allowOrigin lets the UI's browser code (another origin) call h.
-func allowOrigin(origin string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Access-Control-Allow-Origin", origin)
-		w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace")
-		w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-		if r.Method == http.MethodOptions {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 // printBanner tells the user where everything is and gives a request to paste.

@@ -3,6 +3,7 @@
 //	hubline dev       everything in one process, for local use
 //	hubline worker    runs workflows and activities (production)
 //	hubline starter   the HTTP API HubSpot calls (production)
+//	hubline codec     the Temporal UI's codec endpoint for encrypted payloads (production)
 package main
 
 import (
@@ -27,6 +28,7 @@ var commands = []command{
 	{"dev", "run the whole product locally: embedded Temporal server and UI, worker, starter and LINE/HubSpot sandboxes", runDev},
 	{"worker", "run the Temporal worker (workflows and activities) against a Temporal cluster", runWorker},
 	{"starter", "run the HTTP API that HubSpot workflow actions call", runStarter},
+	{"codec", "decode payloads encrypted with HUBLINE_PAYLOAD_KEY for the Temporal UI and CLI (production)", runCodec},
 }
 
 func main() {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/server/temporaltest"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hubline/hubline/internal/codec"
 	"github.com/hubline/hubline/internal/hubspot"
@@ -152,6 +155,29 @@ func TestWorkerAndStarterProcesses(t *testing.T) {
 	if string(in.GetMetadata()["encoding"]) != codec.Encoding || bytes.Contains(in.GetData(), []byte("Aiko")) ||
 		bytes.Contains(in.GetData(), []byte(testenv.UserID)) {
 		t.Fatalf("workflow input is not encrypted: %v", in)
+	}
+	// hubline codec decodes it for the Temporal UI and CLI, with the same key, behind a token.
+	codecAddr := freeAddr(t)
+	codecEnv := append(env, "HUBLINE_CODEC_ADDR="+codecAddr, "HUBLINE_CODEC_TOKEN=codec-token")
+	codecCmd, clogs := startCommand(t, "codec", codecEnv, "codec listening")
+	payloads, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{in}})
+	req, _ = http.NewRequest(http.MethodPost, "http://"+codecAddr+"/decode", bytes.NewReader(payloads))
+	req.Header.Set("Authorization", "Bearer codec-token")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var decoded commonpb.Payloads
+	if err := protojson.Unmarshal(answer, &decoded); err != nil || resp.StatusCode != 200 || len(decoded.Payloads) != 1 ||
+		string(decoded.Payloads[0].GetMetadata()["encoding"]) != "json/plain" ||
+		!bytes.Contains(decoded.Payloads[0].GetData(), []byte(`"text":"Hello Aiko"`)) {
+		t.Fatalf("codec answered %d (%v): %s\n%s", resp.StatusCode, err, answer, clogs.String())
+	}
+	stopCommand(t, codecCmd, clogs)
+	if out, err := runCommand(append(codecEnv, "HUBLINE_PAYLOAD_KEY="), "codec"); err == nil || !strings.Contains(string(out), "HUBLINE_PAYLOAD_KEY is unset") {
+		t.Fatalf("codec without a key: %v\n%s", err, out)
 	}
 
 	// The queue action, then `hubline queue find` by callbackId and by object ID: the

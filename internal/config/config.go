@@ -38,9 +38,12 @@ var Settings = []Setting{
 	{"HUBLINE_PUBLIC_URL", "http://<HUBLINE_HTTP_ADDR>", []string{"dev", "starter"}, "Base URL HubSpot calls (scheme://host[:port]); HubSpot signatures cover the full URL, so set it behind a proxy."},
 	{"HUBLINE_BLOCK_EXPIRATION", "P1D", []string{"dev", "starter"}, "ISO-8601 duration HubSpot keeps an action blocked (hs_expiration_duration); nothing is sent after it."},
 	{"HUBLINE_INSECURE_SKIP_SIGNATURE", "false", []string{"starter"}, "true lets the starter run without HUBSPOT_CLIENT_SECRET (no signature checks). Never in production."},
-	{"HUBLINE_SHUTDOWN_TIMEOUT", "30s", []string{"dev", "worker", "starter"}, "How long shutdown waits for in-flight HTTP requests and running activities."},
-	{"HUBLINE_LOG_LEVEL", "info", []string{"dev", "worker", "starter"}, "debug, info, warn or error."},
-	{"HUBLINE_PAYLOAD_KEY", "", []string{"dev", "worker", "starter", "queue"}, "Base64 32-byte AES key (openssl rand -base64 32): encrypts workflow payloads (message texts, LINE user IDs, Send Data secrets) before they reach Temporal. Same key on every worker and starter; unset: payloads are stored in clear."},
+	{"HUBLINE_SHUTDOWN_TIMEOUT", "30s", []string{"dev", "worker", "starter", "codec"}, "How long shutdown waits for in-flight HTTP requests and running activities."},
+	{"HUBLINE_LOG_LEVEL", "info", []string{"dev", "worker", "starter", "codec"}, "debug, info, warn or error."},
+	{"HUBLINE_PAYLOAD_KEY", "", []string{"dev", "worker", "starter", "queue", "codec"}, "Base64 32-byte AES key (openssl rand -base64 32): encrypts workflow payloads (message texts, LINE user IDs, Send Data secrets) before they reach Temporal. Same key on every worker and starter; unset: payloads are stored in clear."},
+	{"HUBLINE_CODEC_ADDR", "127.0.0.1:8081", []string{"codec"}, "Where hubline codec listens. The operator's browser calls it (the Temporal UI's codec endpoint), so keep it as private as the UI."},
+	{"HUBLINE_CODEC_UI_ORIGIN", "http://127.0.0.1:8233", []string{"codec"}, "Origin (scheme://host[:port]) of the Temporal UI whose pages may call hubline codec (CORS)."},
+	{"HUBLINE_CODEC_TOKEN", "", []string{"codec"}, "When set, hubline codec answers only requests with Authorization: Bearer <token> (temporal CLI: --codec-auth). The Temporal UI cannot send a fixed token: for the UI leave it unset and restrict who reaches the address."},
 	{"HUBSPOT_CLIENT_SECRET", "", []string{"dev", "starter", "worker"}, "HubSpot app client secret: verifies request signatures (v3, else v2); the worker uses it to refresh OAuth tokens."},
 	{"HUBSPOT_ACCESS_TOKEN", "", []string{"dev", "worker"}, "HubSpot access token (OAuth or private app) for callbacks and timeline events. Unset in dev: the HubSpot sandbox is used."},
 	{"HUBSPOT_CLIENT_ID", "", []string{"dev", "worker"}, "With HUBSPOT_REFRESH_TOKEN: refresh OAuth access tokens (they expire after 30 minutes) instead of using HUBSPOT_ACCESS_TOKEN."},
@@ -74,6 +77,9 @@ type Config struct {
 	TemporalNamespace     string
 	HTTPAddr              string
 	UIAddr                string
+	CodecAddr             string
+	CodecUIOrigin         string
+	CodecToken            string
 	DataDir               string
 	PublicURL             string
 	BlockExpiration       time.Duration
@@ -145,6 +151,9 @@ func Load(environ []string) (*Config, error) {
 		TemporalNamespace:         get("TEMPORAL_NAMESPACE"),
 		HTTPAddr:                  get("HUBLINE_HTTP_ADDR"),
 		UIAddr:                    get("HUBLINE_UI_ADDR"),
+		CodecAddr:                 get("HUBLINE_CODEC_ADDR"),
+		CodecUIOrigin:             strings.TrimRight(get("HUBLINE_CODEC_UI_ORIGIN"), "/"),
+		CodecToken:                get("HUBLINE_CODEC_TOKEN"),
 		DataDir:                   get("HUBLINE_DATA_DIR"),
 		PublicURL:                 strings.TrimRight(get("HUBLINE_PUBLIC_URL"), "/"),
 		BlockExpirationISO:        get("HUBLINE_BLOCK_EXPIRATION"),
@@ -160,6 +169,7 @@ func Load(environ []string) (*Config, error) {
 	}
 	for _, a := range []struct{ name, val string }{
 		{"TEMPORAL_ADDRESS", c.TemporalAddress}, {"HUBLINE_HTTP_ADDR", c.HTTPAddr}, {"HUBLINE_UI_ADDR", c.UIAddr},
+		{"HUBLINE_CODEC_ADDR", c.CodecAddr},
 	} {
 		if _, _, err := net.SplitHostPort(a.val); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: want host:port", a.name, a.val))
@@ -175,6 +185,10 @@ func Load(environ []string) (*Config, error) {
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			errs = append(errs, fmt.Errorf("%s=%q: want an http(s) URL such as https://example.com", u.name, u.val))
 		}
+	}
+	if p, err := url.Parse(c.CodecUIOrigin); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" ||
+		p.Path != "" || p.RawQuery != "" {
+		errs = append(errs, fmt.Errorf("HUBLINE_CODEC_UI_ORIGIN=%q: want an origin such as https://temporal-ui.example.com (no path)", c.CodecUIOrigin))
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+	"go.uber.org/zap"
+
+	"github.com/hubline/hubline/internal/codec"
+	"github.com/hubline/hubline/internal/config"
+	"github.com/hubline/hubline/internal/logging"
+)
+
+// maxCodecBody bounds one decode request: a history event's payloads, each at most 2 MB.
+const maxCodecBody = 16 << 20
+
+// runCodec serves the codec endpoint the Temporal UI (TEMPORAL_CODEC_ENDPOINT) and the
+// temporal CLI (--codec-endpoint) call to show payloads encrypted with HUBLINE_PAYLOAD_KEY.
+// It only decodes: nothing needs it to encrypt.
+func runCodec(ctx context.Context, cfg *config.Config, _ io.Writer) error {
+	if cfg.PayloadKey == nil {
+		return errors.New("HUBLINE_PAYLOAD_KEY is unset: set the key the worker and starter encrypt with")
+	}
+	log, err := logging.New(false, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	cd, err := codec.New(cfg.PayloadKey)
+	if err != nil {
+		return fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)
+	}
+	l, err := net.Listen("tcp", cfg.CodecAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (HUBLINE_CODEC_ADDR): %w", cfg.CodecAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           codecHandler(cd, cfg.CodecUIOrigin, cfg.CodecToken, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+	}
+	log.Info("codec listening", zap.String("addr", l.Addr().String()), zap.String("ui_origin", cfg.CodecUIOrigin),
+		zap.Bool("token_required", cfg.CodecToken != ""), zap.String("key_id", cd.KeyID()))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	log.Info("codec shutting down")
+	return srv.Shutdown(sctx)
+}
+
+// codecHandler answers POST /decode (Temporal's remote codec protocol) for pages of uiOrigin,
+// and, when token is set, only with Authorization: Bearer <token>. Payload contents are
+// never logged.
+func codecHandler(cd converter.PayloadCodec, uiOrigin, token string, log *zap.Logger) http.Handler {
+	decode := converter.NewPayloadCodecHTTPHandler(cd)
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", uiOrigin)
+		h.Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization")
+		h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Vary", "Origin")
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		fail := func(status int, code, msg string) {
+			log.Warn("codec request refused", zap.Int("status", status), zap.String("path", r.URL.Path),
+				zap.String("remote", r.RemoteAddr))
+			h.Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+		}
+		switch {
+		case r.URL.Path != "/decode":
+			fail(http.StatusNotFound, "not_found", "hubline codec serves POST /decode only")
+			return
+		case r.Method != http.MethodPost:
+			fail(http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+			return
+		case token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1:
+			fail(http.StatusUnauthorized, "unauthorized", "Authorization: Bearer <HUBLINE_CODEC_TOKEN> required")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxCodecBody)
+		decode.ServeHTTP(w, r)
+		log.Debug("payloads decoded", zap.String("namespace", r.Header.Get("X-Namespace")), zap.String("remote", r.RemoteAddr))
+	})
+}
