@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"time"
 
 	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
@@ -17,6 +16,7 @@ import (
 	"github.com/hubline/hubline/internal/codec"
 	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/starter"
 )
 
 // maxCodecBody bounds one decode request: a history event's payloads, each at most 2 MB.
@@ -42,24 +42,9 @@ func runCodec(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (HUBLINE_CODEC_ADDR): %w", cfg.CodecAddr, err)
 	}
-	srv := &http.Server{
-		Handler:           codecHandler(cd, cfg.CodecUIOrigin, cfg.CodecToken, log),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-	}
 	log.Info("codec listening", zap.String("addr", l.Addr().String()), zap.String("ui_origin", cfg.CodecUIOrigin),
 		zap.Bool("token_required", cfg.CodecToken != ""), zap.String("key_id", cd.KeyID()))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	log.Info("codec shutting down")
-	return srv.Shutdown(sctx)
+	return starter.Serve(ctx, l, codecHandler(cd, cfg.CodecUIOrigin, cfg.CodecToken, log), cfg.ShutdownTimeout, log)
 }
 
 // codecHandler answers POST /decode (Temporal's remote codec protocol) for pages of uiOrigin,
