@@ -85,6 +85,11 @@ func TestComposeProject(t *testing.T) {
 	if starter.HealthCheck == nil || !strings.Contains(strings.Join(starter.HealthCheck.Test, " "), "/readyz") {
 		t.Errorf("hubline-starter health check should probe /readyz")
 	}
+	worker := svc("hubline-worker")
+	if addr := worker.Environment["HUBLINE_WORKER_HEALTH_ADDR"]; addr == nil || worker.HealthCheck == nil ||
+		!strings.Contains(strings.Join(worker.HealthCheck.Test, " "), "http://"+*addr+"/readyz") {
+		t.Errorf("hubline-worker health check should probe /readyz on HUBLINE_WORKER_HEALTH_ADDR")
+	}
 	if dep, ok := svc("temporal").DependsOn["temporal-schema"]; !ok || dep.Condition != types.ServiceConditionCompletedSuccessfully {
 		t.Errorf("temporal must wait for temporal-schema to complete")
 	}

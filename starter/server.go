@@ -5,6 +5,7 @@ package starter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -173,6 +174,16 @@ type errorBody struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
+}
+
+// WriteError writes the error shape every hubline HTTP endpoint answers with, for handlers
+// outside gin (hubline codec, the worker's health endpoints).
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(b)
 }
 
 func abortError(c *gin.Context, status int, code, msg string) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,9 +66,7 @@ func codecHandler(cd converter.PayloadCodec, uiOrigin, token string, log *zap.Lo
 		fail := func(status int, code, msg string) {
 			log.Warn("codec request refused", zap.Int("status", status), zap.String("path", r.URL.Path),
 				zap.String("remote", r.RemoteAddr))
-			h.Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+			starter.WriteError(w, status, code, msg)
 		}
 		switch {
 		case r.URL.Path != "/decode":

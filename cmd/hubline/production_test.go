@@ -95,16 +95,26 @@ func TestWorkerAndStarterProcesses(t *testing.T) {
 	hsSrv := httptest.NewServer(hsBox)
 	defer hsSrv.Close()
 
-	httpAddr := freeAddr(t)
+	httpAddr, healthAddr := freeAddr(t), freeAddr(t)
 	env := []string{
 		"TEMPORAL_ADDRESS=" + ts.GetFrontendHostPort(), "TEMPORAL_NAMESPACE=" + ts.GetDefaultNamespace(),
 		"HUBLINE_HTTP_ADDR=" + httpAddr, "HUBLINE_PUBLIC_URL=https://hubline.example.com",
 		"HUBSPOT_CLIENT_SECRET=prod-secret", "HUBSPOT_ACCESS_TOKEN=prod-hubspot-token", "HUBSPOT_API_BASE_URL=" + hsSrv.URL,
 		"HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID=tpl-1", "LINE_CHANNEL_ACCESS_TOKEN=prod-line-token", "LINE_API_BASE_URL=" + lineSrv.URL,
-		"HUBLINE_SHUTDOWN_TIMEOUT=5s", "HUBLINE_PAYLOAD_KEY=" + payloadKey,
+		"HUBLINE_SHUTDOWN_TIMEOUT=5s", "HUBLINE_PAYLOAD_KEY=" + payloadKey, "HUBLINE_WORKER_HEALTH_ADDR=" + healthAddr,
 	}
 	worker, wlogs := startCommand(t, "worker", env, "worker polling")
 	starter, slogs := startCommand(t, "starter", env, "starter listening")
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + healthAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("worker %s answered %d", path, resp.StatusCode)
+		}
+	}
 
 	body, _ := json.Marshal(testenv.Action("ap-prod-1", map[string]string{
 		"line_user_id": testenv.UserID, "message_1": "Hello {{contact.firstname}}", "analytics_tag": "launch",

@@ -41,6 +41,7 @@ var Settings = []Setting{
 	{"HUBLINE_SHUTDOWN_TIMEOUT", "30s", []string{"dev", "worker", "starter", "codec"}, "How long shutdown waits for in-flight HTTP requests and running activities."},
 	{"HUBLINE_LOG_LEVEL", "info", []string{"dev", "worker", "starter", "codec"}, "debug, info, warn or error."},
 	{"HUBLINE_PAYLOAD_KEY", "", []string{"dev", "worker", "starter", "queue", "codec"}, "Base64 32-byte AES key (openssl rand -base64 32): encrypts workflow payloads (message texts, LINE user IDs, Send Data secrets) before they reach Temporal. Same key on every worker and starter; unset: payloads are stored in clear."},
+	{"HUBLINE_WORKER_HEALTH_ADDR", "", []string{"worker"}, "host:port where the worker serves GET /healthz (the process answers) and /readyz (Temporal reachable; 503 once shutdown began). Unset: no HTTP endpoint."},
 	{"HUBLINE_CODEC_ADDR", "127.0.0.1:8081", []string{"codec"}, "Where hubline codec listens. The operator's browser calls it (the Temporal UI's codec endpoint), so keep it as private as the UI."},
 	{"HUBLINE_CODEC_UI_ORIGIN", "http://127.0.0.1:8233", []string{"codec"}, "Origin (scheme://host[:port]) of the Temporal UI whose pages may call hubline codec (CORS)."},
 	{"HUBLINE_CODEC_TOKEN", "", []string{"codec"}, "When set, hubline codec answers only requests with Authorization: Bearer <token> (temporal CLI: --codec-auth). The Temporal UI cannot send a fixed token: for the UI leave it unset and restrict who reaches the address."},
@@ -77,6 +78,7 @@ type Config struct {
 	TemporalNamespace     string
 	HTTPAddr              string
 	UIAddr                string
+	WorkerHealthAddr      string
 	CodecAddr             string
 	CodecUIOrigin         string
 	CodecToken            string
@@ -151,6 +153,7 @@ func Load(environ []string) (*Config, error) {
 		TemporalNamespace:         get("TEMPORAL_NAMESPACE"),
 		HTTPAddr:                  get("HUBLINE_HTTP_ADDR"),
 		UIAddr:                    get("HUBLINE_UI_ADDR"),
+		WorkerHealthAddr:          get("HUBLINE_WORKER_HEALTH_ADDR"),
 		CodecAddr:                 get("HUBLINE_CODEC_ADDR"),
 		CodecUIOrigin:             strings.TrimRight(get("HUBLINE_CODEC_UI_ORIGIN"), "/"),
 		CodecToken:                get("HUBLINE_CODEC_TOKEN"),
@@ -184,6 +187,11 @@ func Load(environ []string) (*Config, error) {
 		p, err := url.Parse(u.val)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			errs = append(errs, fmt.Errorf("%s=%q: want an http(s) URL such as https://example.com", u.name, u.val))
+		}
+	}
+	if c.WorkerHealthAddr != "" {
+		if _, _, err := net.SplitHostPort(c.WorkerHealthAddr); err != nil {
+			errs = append(errs, fmt.Errorf("HUBLINE_WORKER_HEALTH_ADDR=%q: want host:port", c.WorkerHealthAddr))
 		}
 	}
 	if p, err := url.Parse(c.CodecUIOrigin); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" ||
