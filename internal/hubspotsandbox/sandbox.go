@@ -49,6 +49,7 @@ type TimelineEvent struct {
 	EventTemplateID string            `json:"eventTemplateId"`
 	ObjectID        string            `json:"objectId"`
 	Tokens          map[string]string `json:"tokens"`
+	ExtraData       any               `json:"extraData,omitempty"`
 	At              time.Time         `json:"at"`
 }
 
@@ -410,7 +411,8 @@ func (s *Server) storeEvent(e *eventInput, now time.Time) map[string]any {
 	}
 	s.eventIDs[e.ID] = true
 	s.events = append(s.events, TimelineEvent{
-		ID: e.ID, EventTemplateID: e.EventTemplateID, ObjectID: e.objectID(), Tokens: stringify(e.Tokens), At: now,
+		ID: e.ID, EventTemplateID: e.EventTemplateID, ObjectID: e.objectID(), Tokens: stringify(e.Tokens),
+		ExtraData: e.ExtraData, At: now,
 	})
 	return map[string]any{
 		"id": e.ID, "eventTemplateId": e.EventTemplateID, "objectId": e.objectID(), "objectType": "contacts",

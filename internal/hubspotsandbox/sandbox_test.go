@@ -2,6 +2,7 @@ package hubspotsandbox
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -160,7 +161,7 @@ func TestTimelineEvents(t *testing.T) {
 	wantStatus(t, rec, http.StatusCreated)
 
 	rec, body = call(t, s, "POST", "/crm/v3/timeline/events/batch/create",
-		`{"inputs":[{"id":"e2","eventTemplateId":"123","objectId":"905"},{"id":"e3","eventTemplateId":"123","objectId":"906"}]}`)
+		`{"inputs":[{"id":"e2","eventTemplateId":"123","objectId":"905"},{"id":"e3","eventTemplateId":"123","objectId":"906","extraData":{"batch_workflow_id":"b-1"}}]}`)
 	wantStatus(t, rec, http.StatusCreated)
 	if res, _ := body["results"].([]any); body["status"] != "COMPLETE" || len(res) != 1 {
 		t.Errorf("batch body = %v (the duplicate should be skipped)", body)
@@ -173,7 +174,8 @@ func TestTimelineEvents(t *testing.T) {
 	wantStatus(t, rec, http.StatusBadRequest)
 
 	evs := s.TimelineEvents()
-	if len(evs) != 3 || evs[0].Tokens["status"] != "sent" || evs[1].ObjectID != "905" || evs[2].ID != "e3" {
+	if len(evs) != 3 || evs[0].Tokens["status"] != "sent" || evs[1].ObjectID != "905" || evs[2].ID != "e3" ||
+		fmt.Sprint(evs[2].ExtraData) != "map[batch_workflow_id:b-1]" {
 		t.Fatalf("TimelineEvents() = %+v", evs)
 	}
 }

@@ -77,6 +77,7 @@ th,td{border:1px solid #ddd;padding:.4rem;vertical-align:top;text-align:left;fon
 </style></head><body>
 <h1>LINE sandbox</h1>
 <p>Nothing here reached LINE. {{.Total}} accepted request(s); newest {{len .Rows}} shown. JSON: <a href="sandbox/messages">sandbox/messages</a></p>
+<p>{{.Duplicates}} request(s) answered 409: their retry key was already accepted, so nothing was sent again. Retry keys, like these messages, live in memory until the sandbox restarts.</p>
 <table><tr><th>Time</th><th>Account</th><th>To</th><th>Messages</th><th>Unit</th><th>Request</th></tr>
 {{range .Rows}}<tr>
 <td>{{.At.Format "2006-01-02 15:04:05.000"}}</td>
@@ -101,7 +102,7 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = pageTmpl.Execute(w, struct {
-		Total int
-		Rows  []pageRow
-	}{s.DeliveryCount(), rows})
+		Total, Duplicates int
+		Rows              []pageRow
+	}{s.DeliveryCount(), s.Duplicates(), rows})
 }

@@ -503,6 +503,9 @@ func TestSandboxPages(t *testing.T) {
 	if !strings.Contains(page, "&lt;script&gt;") || !strings.Contains(page, "msg 204") || strings.Contains(page, "msg 4<") {
 		t.Error("page content unexpected")
 	}
+	if want := fmt.Sprintf("%d request(s) answered 409", s.Duplicates()); !strings.Contains(page, want) {
+		t.Errorf("page does not say %q", want)
+	}
 }
 
 func TestNotFoundAndMethod(t *testing.T) {
