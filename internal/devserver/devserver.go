@@ -133,7 +133,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("create namespace %s: %w", cfg.Namespace, err)
 	}
 
-	level := zap.NewAtomicLevelAt(zap.WarnLevel)
+	// Silent until the frontend answers: while the services start, the server's internal
+	// worker logs "Frontend is not healthy yet" errors that mean nothing to the user. A
+	// server that never becomes ready fails Start with its last error instead.
+	level := zap.NewAtomicLevelAt(zap.FatalLevel)
 	logger := tlog.NewZapLogger(cfg.Logger.WithOptions(zap.IncreaseLevel(level)))
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(serverCfg),
@@ -157,6 +160,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		_ = srv.Stop()
 		return nil, err
 	}
+	level.SetLevel(zap.WarnLevel)
 	if err := s.ensureSearchAttributes(ctx); err != nil {
 		_ = srv.Stop()
 		return nil, err
