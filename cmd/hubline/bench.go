@@ -75,12 +75,14 @@ type benchResult struct {
 	GOMAXPROCS           int     `json:"gomaxprocs"`
 }
 
+const benchUsage = "bench queue --recipients N [--hubspot-limit on|off] [--concurrency 64] [--shards 4] [--batch-size 200] [--timeout 30m]"
+
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 1 && args[0] == "server" {
 		return benchServer(ctx, stderr)
 	}
 	if len(args) == 0 || args[0] != "queue" {
-		return fmt.Errorf("%w: hubline bench queue --recipients N [--hubspot-limit on|off] [--concurrency 64]", errUsage)
+		return fmt.Errorf("%w: hubline %s", errUsage, benchUsage)
 	}
 	fs := flag.NewFlagSet("bench queue", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -27,7 +27,7 @@ type argCommand struct {
 
 var argCommands = map[string]argCommand{
 	"queue": {"operate Send LINE Message by Queue: queue pause|resume|cancel|status [--account N], queue find [--account N] <callbackId|objectId>", runQueue},
-	"bench": {"benchmark: bench queue --recipients N [--hubspot-limit on|off] [--concurrency 64]", runBench},
+	"bench": {"benchmark: " + benchUsage, runBench},
 }
 
 const queueHelp = `hubline queue: operate the Send LINE Message by Queue workflows of one LINE account.
@@ -93,13 +93,17 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "status":
 		out := struct {
 			Account int
-			Total   workflows.QueueStatus
-			Shards  []workflows.QueueStatus
+			// Total sums the shards; Paused: any shard is paused.
+			Total struct {
+				Pending, InFlight, InFlightBatches         int
+				Accepted, Sent, Failed, Expired, Cancelled int64
+				Paused                                     bool
+			}
+			Shards []workflows.QueueStatus
 			// Idle shards have no running queue workflow; Unavailable ones did not answer.
 			Idle        []string `json:",omitempty"`
 			Unavailable []string `json:",omitempty"`
 		}{Account: *account}
-		out.Total.Account = *account
 		for shard := 0; shard < cfg.Queue.Shards; shard++ {
 			id := workflows.QueueWorkflowID(*account, shard)
 			v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)

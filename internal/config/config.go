@@ -30,8 +30,8 @@ type Setting struct {
 // Settings is every variable hubline reads. Numbered variants (_2, _3, ...) are described
 // on their base name.
 var Settings = []Setting{
-	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", []string{"dev", "worker", "starter"}, "Temporal frontend host:port. In dev, where the embedded server listens."},
-	{"TEMPORAL_NAMESPACE", "default", []string{"dev", "worker", "starter"}, "Temporal namespace (dev creates it with 7 days retention)."},
+	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", []string{"dev", "worker", "starter", "queue"}, "Temporal frontend host:port. In dev, where the embedded server listens."},
+	{"TEMPORAL_NAMESPACE", "default", []string{"dev", "worker", "starter", "queue"}, "Temporal namespace (dev creates it with 7 days retention)."},
 	{"HUBLINE_HTTP_ADDR", "127.0.0.1:8080", []string{"dev", "starter"}, "Where the starter's HTTP server listens."},
 	{"HUBLINE_UI_ADDR", "127.0.0.1:8233", []string{"dev"}, "Where the embedded Temporal Web UI listens."},
 	{"HUBLINE_DATA_DIR", ".hubline", []string{"dev"}, "Directory of the dev SQLite database (history survives restarts)."},
