@@ -358,14 +358,7 @@ func serveLocal(h http.Handler) (string, func(), error) {
 	return "http://" + l.Addr().String(), func() { _ = s.Close() }, nil
 }
 
-func freeLocalPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freeLocalPort() (int, error) { return devserver.FreePort() }
 
 func percentile(sorted []float64, p float64) float64 {
 	if len(sorted) == 0 {

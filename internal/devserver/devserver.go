@@ -384,14 +384,37 @@ func forgetMembers(ctx context.Context, file string) error {
 	return nil
 }
 
-// freePort asks the kernel for an unused loopback port for the server's internal services.
-func freePort() (int, error) {
+func freePort() (int, error) { return FreePort() }
+
+// FreePort asks the kernel for an unused loopback port for a listener that starts a little
+// later (the server's internal services, processes the benchmark spawns).
+//
+// Between our check and the real bind, Linux may hand the same port to anyone binding port
+// 0; a server that then fails to bind it exits. So the port is parked in TIME_WAIT first: a
+// connection to it is closed from the accepting side, after which the kernel does not
+// allocate that port for about a minute, while an explicit bind with SO_REUSEADDR (Go's
+// default for listeners) still succeeds.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	addr := l.Addr().(*net.TCPAddr)
+	client, err := net.DialTCP("tcp", nil, addr)
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer client.Close()
+	accepted, err := l.Accept()
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	// The side that closes first holds TIME_WAIT: it must be the listener's.
+	if err := accepted.Close(); err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	return addr.Port, nil
 }
 
 func checkFree(addr string) error {
