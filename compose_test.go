@@ -11,6 +11,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/server/common/dynamicconfig"
 
 	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/workflows"
@@ -103,8 +104,29 @@ func TestComposeProject(t *testing.T) {
 			}
 		}
 	}
-	if codec := svc("hubline-codec"); !slices.Equal(codec.Profiles, []string{"codec"}) {
-		t.Errorf("hubline-codec should be opt-in (profile codec), has profiles %v", codec.Profiles)
+	if codec := svc("hubline-codec"); !slices.Equal(codec.Profiles, []string{"codec"}) || len(codec.DependsOn) != 0 {
+		t.Errorf("hubline-codec should be opt-in (profile codec) and need no Temporal: profiles %v, depends on %v",
+			codec.Profiles, codec.DependsOn)
+	}
+
+	// The temporalio/server image has no dynamic config file and does not start without one.
+	temporal := svc("temporal")
+	path := temporal.Environment["DYNAMIC_CONFIG_FILE_PATH"]
+	mounted := ""
+	for _, v := range temporal.Volumes {
+		if path != nil && v.Target == *path {
+			mounted = v.Source
+		}
+	}
+	if mounted == "" {
+		t.Fatalf("temporal: DYNAMIC_CONFIG_FILE_PATH=%v is not a mounted file", path)
+	}
+	b, err := os.ReadFile(mounted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := dynamicconfig.LoadYamlFile(b); len(res.Errors) > 0 {
+		t.Errorf("%s: %v", mounted, res.Errors)
 	}
 
 	admin := svc("temporal-admin-tools")
@@ -154,8 +176,14 @@ func TestComposePassesEverySetting(t *testing.T) {
 			if devOnly[setting.Name] || !slices.Contains(setting.Commands, command) {
 				continue
 			}
-			if _, ok := s.Environment[setting.Name]; !ok {
-				t.Errorf("%s does not pass %s (read by hubline %s)", service, setting.Name, command)
+			names := []string{setting.Name}
+			if strings.Contains(setting.Usage, "_2, _3") { // per-account variants, up to account 3
+				names = append(names, setting.Name+"_2", setting.Name+"_3")
+			}
+			for _, name := range names {
+				if _, ok := s.Environment[name]; !ok {
+					t.Errorf("%s does not pass %s (read by hubline %s)", service, name, command)
+				}
 			}
 		}
 	}
