@@ -2,8 +2,8 @@
 package worker
 
 import (
-	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -35,12 +35,29 @@ func New(c client.Client, acts *activities.Activities, stopTimeout time.Duration
 	return w
 }
 
-// Run polls until ctx is done, then stops polling and waits for running activities.
-func Run(ctx context.Context, w sdkworker.Worker) error {
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+// Start starts the workers, stopping those already started if one fails. The returned stop
+// stops them all at once (each stops polling at once and waits up to its WorkerStopTimeout
+// for running activities), so a shutdown takes one timeout, not one per worker; it may be
+// called more than once.
+func Start(ws ...sdkworker.Worker) (stop func(), err error) {
+	var started []sdkworker.Worker
+	stop = sync.OnceFunc(func() {
+		var wg sync.WaitGroup
+		for _, w := range started {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.Stop()
+			}()
+		}
+		wg.Wait()
+	})
+	for _, w := range ws {
+		if err := w.Start(); err != nil {
+			stop()
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
+		started = append(started, w)
 	}
-	<-ctx.Done()
-	w.Stop()
-	return nil
+	return stop, nil
 }

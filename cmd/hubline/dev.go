@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -121,18 +120,13 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w := worker.New(c, acts, cfg.ShutdownTimeout)
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
-	}
-	lw := worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout)
-	if err := lw.Start(); err != nil {
-		w.Stop()
-		return fmt.Errorf("start hubline-line worker: %w", err)
-	}
 	// Both workers stop before the starter's server, which also carries the sandboxes their
 	// activities may still be calling.
-	stopWorkers := sync.OnceFunc(func() { lw.Stop(); w.Stop() })
+	stopWorkers, err := worker.Start(worker.New(c, acts, cfg.ShutdownTimeout),
+		worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout))
+	if err != nil {
+		return err
+	}
 	defer stopWorkers()
 
 	if cfg.HubSpotClientSecret == "" {

@@ -48,13 +48,14 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	}
 	log.Info("worker polling", zap.String("temporal", cfg.TemporalAddress), zap.String("namespace", cfg.TemporalNamespace),
 		zap.Ints("line_accounts", cfg.AccountNumbers()))
-	lw := worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout)
-	if err := lw.Start(); err != nil {
-		return errors.Join(fmt.Errorf("start hubline-line worker: %w", err), healthDone())
+	stop, err := worker.Start(worker.New(c, acts, cfg.ShutdownTimeout),
+		worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout))
+	if err != nil {
+		return errors.Join(err, healthDone())
 	}
-	err = worker.Run(ctx, worker.New(c, acts, cfg.ShutdownTimeout))
-	lw.Stop()
-	return errors.Join(err, healthDone())
+	<-ctx.Done()
+	stop()
+	return healthDone()
 }
 
 // workerHealth serves /healthz (the process answers) and /readyz (polling, and Temporal
