@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 
 	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
@@ -22,8 +23,8 @@ import (
 const maxCodecBody = 16 << 20
 
 // runCodec serves the codec endpoint the Temporal UI (TEMPORAL_CODEC_ENDPOINT) and the
-// temporal CLI (--codec-endpoint) call to show payloads encrypted with HUBLINE_PAYLOAD_KEY.
-// It only decodes: nothing needs it to encrypt.
+// temporal CLI (--codec-endpoint) call to show payloads encrypted with HUBLINE_PAYLOAD_KEY,
+// and to encrypt what an operator sends from the UI (signals, workflow inputs).
 func runCodec(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	if cfg.PayloadKey == nil {
 		return errors.New("HUBLINE_PAYLOAD_KEY is unset: set the key the worker and starter encrypt with")
@@ -46,16 +47,19 @@ func runCodec(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	return starter.Serve(ctx, l, codecHandler(cd, cfg.CodecUIOrigin, cfg.CodecToken, log), cfg.ShutdownTimeout, log)
 }
 
-// codecHandler answers POST /decode (Temporal's remote codec protocol) for pages of uiOrigin,
-// and, when token is set, only with Authorization: Bearer <token>. Payload contents are
-// never logged.
+// codecHandler answers POST .../decode and .../encode (Temporal's remote codec protocol; the
+// UI keeps any path prefix of its endpoint) for pages of uiOrigin and, when token is set,
+// only with Authorization: Bearer <token>. Encoding gives nobody more than Temporal access
+// already does: the worker also accepts unencrypted payloads. Payload contents are never
+// logged.
 func codecHandler(cd converter.PayloadCodec, uiOrigin, token string, log *zap.Logger) http.Handler {
-	decode := converter.NewPayloadCodecHTTPHandler(cd)
+	codecs := converter.NewPayloadCodecHTTPHandler(cd)
 	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", uiOrigin)
-		h.Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization")
+		// Authorization(-Extras) carry the UI user's tokens with TEMPORAL_CODEC_PASS_ACCESS_TOKEN.
+		h.Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization, Authorization-Extras")
 		h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
 		h.Set("Access-Control-Allow-Credentials", "true")
 		h.Set("Vary", "Origin")
@@ -69,8 +73,8 @@ func codecHandler(cd converter.PayloadCodec, uiOrigin, token string, log *zap.Lo
 			starter.WriteError(w, status, code, msg)
 		}
 		switch {
-		case r.URL.Path != "/decode":
-			fail(http.StatusNotFound, "not_found", "hubline codec serves POST /decode only")
+		case !strings.HasSuffix(r.URL.Path, "/decode") && !strings.HasSuffix(r.URL.Path, "/encode"):
+			fail(http.StatusNotFound, "not_found", "hubline codec serves POST /decode and /encode")
 			return
 		case r.Method != http.MethodPost:
 			fail(http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
@@ -80,7 +84,8 @@ func codecHandler(cd converter.PayloadCodec, uiOrigin, token string, log *zap.Lo
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxCodecBody)
-		decode.ServeHTTP(w, r)
-		log.Debug("payloads decoded", zap.String("namespace", r.Header.Get("X-Namespace")), zap.String("remote", r.RemoteAddr))
+		codecs.ServeHTTP(w, r)
+		log.Debug("codec request", zap.String("path", r.URL.Path), zap.String("namespace", r.Header.Get("X-Namespace")),
+			zap.String("remote", r.RemoteAddr))
 	})
 }

@@ -35,6 +35,10 @@ func TestCodecHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	plainBody, err := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{plain}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	const origin = "https://temporal-ui.example.com"
 	for _, tc := range []struct {
 		name, method, path, auth, token string
@@ -46,7 +50,9 @@ func TestCodecHandler(t *testing.T) {
 		{name: "token accepted", method: "POST", path: "/decode", token: "s3cret", auth: "Bearer s3cret", body: body, status: 200, decoded: true},
 		{name: "token missing", method: "POST", path: "/decode", token: "s3cret", body: body, status: 401},
 		{name: "token wrong", method: "POST", path: "/decode", token: "s3cret", auth: "Bearer guess", body: body, status: 401},
-		{name: "no encode", method: "POST", path: "/encode", body: body, status: 404},
+		{name: "behind a path prefix", method: "POST", path: "/codec//decode", body: body, status: 200, decoded: true},
+		{name: "encode", method: "POST", path: "/encode", body: plainBody, status: 200},
+		{name: "other path", method: "POST", path: "/decoder", body: body, status: 404},
 		{name: "GET", method: "GET", path: "/decode", status: 405},
 		{name: "preflight", method: "OPTIONS", path: "/decode", status: 204},
 		{name: "not payloads", method: "POST", path: "/decode", body: []byte("{"), status: 400},
