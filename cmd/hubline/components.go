@@ -23,15 +23,20 @@ import (
 // dialTemporal connects lazily-checked: it fails fast with a clear message when the
 // cluster is unreachable at start-up.
 func dialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (client.Client, error) {
-	opts := client.Options{
-		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: logging.Temporal(log.Named("temporal")),
-	}
 	dc, err := dataConverter(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	opts.DataConverter = dc
-	c, err := client.DialContext(ctx, opts)
+	return dialWith(ctx, cfg, log, dc)
+}
+
+// dialWith connects with a data converter the caller also uses itself (queue find decodes
+// memos with it).
+func dialWith(ctx context.Context, cfg *config.Config, log *zap.Logger, dc converter.DataConverter) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: logging.Temporal(log.Named("temporal")),
+		DataConverter: dc,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
 	}

@@ -65,7 +65,11 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	c, err := dialTemporal(ctx, cfg, log)
+	dc, err := dataConverter(cfg, log)
+	if err != nil {
+		return err
+	}
+	c, err := dialWith(ctx, cfg, log, dc)
 	if err != nil {
 		return err
 	}
@@ -136,10 +140,6 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "find":
 		if fs.NArg() != 1 {
 			return fmt.Errorf("%w: queue find takes one callbackId or HubSpot object ID", errUsage)
-		}
-		dc, err := dataConverter(cfg, log)
-		if err != nil {
-			return err
 		}
 		hits, err := findBatches(ctx, c, dc, *account, cfg.Queue.Shards, fs.Arg(0))
 		if err != nil {

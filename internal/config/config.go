@@ -172,8 +172,11 @@ func Load(environ []string) (*Config, error) {
 	}
 	for _, a := range []struct{ name, val string }{
 		{"TEMPORAL_ADDRESS", c.TemporalAddress}, {"HUBLINE_HTTP_ADDR", c.HTTPAddr}, {"HUBLINE_UI_ADDR", c.UIAddr},
-		{"HUBLINE_CODEC_ADDR", c.CodecAddr},
+		{"HUBLINE_CODEC_ADDR", c.CodecAddr}, {"HUBLINE_WORKER_HEALTH_ADDR", c.WorkerHealthAddr},
 	} {
+		if a.val == "" { // only the optional ones have no default
+			continue
+		}
 		if _, _, err := net.SplitHostPort(a.val); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: want host:port", a.name, a.val))
 		}
@@ -187,11 +190,6 @@ func Load(environ []string) (*Config, error) {
 		p, err := url.Parse(u.val)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			errs = append(errs, fmt.Errorf("%s=%q: want an http(s) URL such as https://example.com", u.name, u.val))
-		}
-	}
-	if c.WorkerHealthAddr != "" {
-		if _, _, err := net.SplitHostPort(c.WorkerHealthAddr); err != nil {
-			errs = append(errs, fmt.Errorf("HUBLINE_WORKER_HEALTH_ADDR=%q: want host:port", c.WorkerHealthAddr))
 		}
 	}
 	if p, err := url.Parse(c.CodecUIOrigin); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" ||
