@@ -85,7 +85,7 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	}
 	codecEndpoint := ""
 	if cfg.PayloadKey != nil {
-		// On loopback, the same decode endpoint as `hubline codec`, so the UI shows
+		// On loopback, the same codec endpoint as `hubline codec`, so the UI shows
 		// encrypted payloads.
 		cd, err := codec.New(cfg.PayloadKey)
 		if err != nil {
