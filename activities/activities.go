@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
 
 	"github.com/hubline/hubline/internal/hubspot"
@@ -54,6 +56,11 @@ type Activities struct {
 	// _2, ...; unset accounts use DefaultLinePushRate).
 	LinePushRate map[int]int
 	lineLimits   lineLimiters
+
+	// Temporal and DataConverter let queue activities wait for and read back LineBatch
+	// runs (AwaitLineBatch, LoadLineBatch); DataConverter is the client's (nil: default).
+	Temporal      client.Client
+	DataConverter converter.DataConverter
 }
 
 func (a *Activities) now() time.Time {

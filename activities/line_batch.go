@@ -27,7 +27,13 @@ const (
 	BatchFailed   = "failed"
 	BatchExpired  = "expired"
 	BatchDeferred = "deferred"
+	// BatchUnknown: the deadline passed and an earlier attempt may have reached LINE, so
+	// it is neither pushed late nor reported expired.
+	BatchUnknown = "unknown"
 )
+
+// ErrDeliveryUnknown is the error_code of BatchUnknown.
+const ErrDeliveryUnknown = "delivery_unknown"
 
 // BatchPush is one recipient of a LINE batch.
 type BatchPush struct {
@@ -37,6 +43,9 @@ type BatchPush struct {
 	// RetryKey is the recipient's deterministic X-Line-Retry-Key (from its callbackId).
 	RetryKey string
 	Deadline time.Time
+	// MaybeAttempted: an earlier activity may have pushed it (a recovered batch, or a push
+	// cut off by the monthly limit), so past the deadline it is delivery_unknown.
+	MaybeAttempted bool `json:",omitempty"`
 }
 
 // LineBatchInput is one batch activity: many pushes for one account.
@@ -51,6 +60,8 @@ type BatchItemResult struct {
 	RequestID string `json:",omitempty"`
 	Code      string `json:",omitempty"`
 	Message   string `json:",omitempty"`
+	// Attempted (deferred only): a push went out whose answer never came.
+	Attempted bool `json:",omitempty"`
 }
 
 // LineBatchOutput is the batch's outcome, index-aligned with the input. It is also the
@@ -180,8 +191,9 @@ func (a *Activities) SendLineBatch(ctx context.Context, in LineBatchInput) (Line
 			fmt.Sprintf("LINE account %d is not configured on this worker (set LINE_CHANNEL_ACCESS_TOKEN_%d)", in.Account, in.Account),
 			ErrUnknownAccount, nil)
 	}
+	attempt := activity.GetInfo(ctx).Attempt
 	log := a.logger().With(zap.Int("line_account", in.Account), zap.Int("recipients", len(in.Pushes)),
-		zap.Int32("attempt", activity.GetInfo(ctx).Attempt))
+		zap.Int32("attempt", attempt))
 	results := make([]BatchItemResult, len(in.Pushes))
 	if activity.HasHeartbeatDetails(ctx) {
 		var prev LineBatchOutput
@@ -222,11 +234,14 @@ func (a *Activities) SendLineBatch(ctx context.Context, in LineBatchInput) (Line
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				r := a.pushOne(sctx, client, lim, in.Pushes[i], &monthly, &rateLimited)
+				// A retried attempt cannot know what the last one pushed after its last
+				// heartbeat (heartbeats are throttled, and the last can be lost).
+				maybe := in.Pushes[i].MaybeAttempted || attempt > 1
+				r := a.pushOne(sctx, client, lim, in.Pushes[i], maybe, &monthly, &rateLimited)
 				if monthly.Load() {
 					stop()
 				}
-				if r.Status != "" {
+				if r.Status != "" || r.Attempted {
 					mu.Lock()
 					results[i] = r
 					mu.Unlock()
@@ -260,7 +275,8 @@ loop:
 	for i := range out.Results {
 		if out.Results[i].Status == "" {
 			if monthly.Load() {
-				out.Results[i] = BatchItemResult{Status: BatchDeferred}
+				out.Results[i] = BatchItemResult{Status: BatchDeferred,
+					Attempted: out.Results[i].Attempted || in.Pushes[i].MaybeAttempted || attempt > 1}
 				continue
 			}
 			unsettled++
@@ -283,20 +299,29 @@ loop:
 }
 
 // pushOne sends one recipient's push, absorbing rate limits; "" Status means not settled.
-func (a *Activities) pushOne(ctx context.Context, client *line.Client, lim *pushLimiter, p BatchPush,
+//
+// maybe says an earlier attempt may have pushed it already. The result's Attempted is set
+// when this call left a push without an answer (cut off, 5xx or a timeout).
+func (a *Activities) pushOne(ctx context.Context, client *line.Client, lim *pushLimiter, p BatchPush, maybe bool,
 	monthly *atomic.Bool, rateLimited *atomic.Int64) BatchItemResult {
 	backoff := 100 * time.Millisecond
 	transient := 0
+	doubt := false
+	unsettled := func() BatchItemResult { return BatchItemResult{Attempted: doubt} }
 	for {
 		if ctx.Err() != nil || monthly.Load() {
-			return BatchItemResult{}
+			return unsettled()
 		}
 		if !p.Deadline.IsZero() && !a.now().Before(p.Deadline) {
+			if maybe || doubt {
+				return BatchItemResult{Status: BatchUnknown, Code: ErrDeliveryUnknown,
+					Message: "the action's block expiration passed while LINE's answer to an earlier attempt was unknown; not sending late"}
+			}
 			return BatchItemResult{Status: BatchExpired, Code: ErrExpired,
 				Message: "the action's block expiration passed before the message could be sent; not sending late"}
 		}
 		if err := lim.wait(ctx); err != nil {
-			return BatchItemResult{}
+			return unsettled()
 		}
 		res, err := client.Push(ctx, line.PushRequest{
 			To: p.To, Messages: p.Messages, AggregationUnit: p.AggregationUnit, RetryKey: p.RetryKey,
@@ -320,18 +345,20 @@ func (a *Activities) pushOne(ctx context.Context, client *line.Client, lim *push
 			lim.slowDown()
 		case line.KindMonthlyLimit:
 			monthly.Store(true)
-			return BatchItemResult{}
+			return unsettled()
 		case line.KindInvalid:
 			return BatchItemResult{Status: BatchFailed, Code: ErrLineInvalid, Message: clip(ae.Error(), 300)}
 		case line.KindAuth:
 			return BatchItemResult{Status: BatchFailed, Code: ErrLineAuth, Message: clip(ae.Error()+" (check the channel access token)", 300)}
 		default:
+			// No answer, or a 5xx: LINE may have accepted it.
+			doubt = true
 			if ctx.Err() != nil {
-				return BatchItemResult{}
+				return unsettled()
 			}
 			transient++
 			if transient >= transientTries {
-				return BatchItemResult{}
+				return unsettled()
 			}
 		}
 		d := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
@@ -342,7 +369,7 @@ func (a *Activities) pushOne(ctx context.Context, client *line.Client, lim *push
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return BatchItemResult{}
+			return unsettled()
 		case <-t.C:
 		}
 	}

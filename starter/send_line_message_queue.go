@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -98,6 +99,10 @@ type enqueueReq struct {
 	done chan error
 }
 
+// errQueueFull: the queue workflow refused the recipient (its backlog is full); HubSpot
+// is answered 429 and retries.
+var errQueueFull = errors.New("queue full")
+
 // committer gathers concurrent requests for one queue shard into one SignalWithStart:
 // each request is answered only after the signal carrying it was accepted by Temporal.
 type committer struct {
@@ -152,39 +157,91 @@ func (q *committer) run() {
 		}
 		t.Stop()
 		go func(group []*enqueueReq) {
-			err := q.commit(group)
-			for _, r := range group {
-				r.done <- err
+			admitted, err := q.commit(group)
+			for i, r := range group {
+				switch {
+				case err != nil:
+					r.done <- err
+				case i >= admitted:
+					r.done <- errQueueFull
+				default:
+					r.done <- nil
+				}
 			}
 			<-slots
 		}(group)
 	}
 }
 
-func (q *committer) commit(group []*enqueueReq) error {
+// commit hands a group to the queue workflow through Update-with-Start: the workflow
+// admits what fits its backlog (the first `admitted` items) and refuses the rest, so the
+// bound holds however many starters share a queue. An admitted recipient is in the
+// workflow's history before its request is answered.
+func (q *committer) commit(group []*enqueueReq) (admitted int, err error) {
 	items := make([]workflows.QueueItem, len(group))
 	for i, r := range group {
 		items[i] = r.item
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := q.s.opts.Temporal.SignalWithStartWorkflow(ctx, q.id, workflows.SignalEnqueue,
-		workflows.EnqueueSignal{Items: items},
-		client.StartWorkflowOptions{
-			ID: q.id, TaskQueue: workflows.TaskQueue,
-			TypedSearchAttributes: temporal.NewSearchAttributes(
-				workflows.SALineAccount.ValueSet(strconv.Itoa(q.account)),
-				workflows.SAActionType.ValueSet(workflows.ActionSendLineMessageQueue),
-			),
-		},
-		workflows.LineQueueWorkflow, workflows.LineQueueInput{Account: q.account, Shard: q.shard, Options: q.s.opts.Queue.Workflow})
-	if err == nil {
-		q.mu.Lock()
-		q.since += len(items)
-		q.mu.Unlock()
+	c := q.s.opts.Temporal
+	startOpts := client.StartWorkflowOptions{
+		ID: q.id, TaskQueue: workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SALineAccount.ValueSet(strconv.Itoa(q.account)),
+			workflows.SAActionType.ValueSet(workflows.ActionSendLineMessageQueue),
+		),
+	}
+	input := QueueInput(q.account, q.shard, q.s.opts.Queue)
+	// A with-start operation is single-use: each try builds its own.
+	start := c.NewWithStartWorkflowOperation(startOpts, workflows.LineQueueWorkflow, input)
+	var h client.WorkflowUpdateHandle
+	var res workflows.EnqueueResult
+	for try := 0; ; try++ {
+		h, err = c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: start,
+			UpdateOptions: client.UpdateWorkflowOptions{
+				UpdateName: workflows.UpdateEnqueue, Args: []any{workflows.EnqueueSignal{Items: items}},
+				WaitForStage: client.WorkflowUpdateStageCompleted,
+			},
+		})
+		if err == nil {
+			err = h.Get(ctx, &res)
+		}
+		// The workflow task that saw the update failed (typically a continue-as-new that
+		// raced a new event): nothing was admitted, so it is safe to offer it again.
+		var nr *serviceerror.WorkflowNotReady
+		if !errors.As(err, &nr) || try >= 20 || ctx.Err() != nil {
+			break
+		}
+		start = c.NewWithStartWorkflowOperation(startOpts, workflows.LineQueueWorkflow, input)
+		time.Sleep(time.Duration(10*(try+1)) * time.Millisecond)
 	}
 	q.s.queueGroups.Observe(float64(len(items)))
-	return err
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) && (ae.Type() == workflows.ErrQueueFull || ae.Type() == workflows.ErrQueueCancelling) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	q.mu.Lock()
+	// The answer is the freshest count there is.
+	q.backlog, q.since, q.lastQuery, q.queryValid = res.Pending, 0, time.Now(), true
+	q.mu.Unlock()
+	return res.Admitted, nil
+}
+
+// QueueInput is the input a queue shard starts with (the starter and `hubline queue
+// pause` start queues alike).
+func QueueInput(account, shard int, o QueueOptions) workflows.LineQueueInput {
+	o = o.withDefaults()
+	w := o.Workflow
+	if w.MaxBacklog <= 0 {
+		w.MaxBacklog = o.Backlog
+	}
+	return workflows.LineQueueInput{Account: account, Shard: shard, Options: w}
 }
 
 // estimate is the shard's backlog: the last queried pending count plus what this
@@ -267,6 +324,13 @@ func (s *Server) sendLineMessageQueue(c *gin.Context) {
 		LineUserID: in.LineUserID, Messages: in.Messages, AnalyticsTag: in.AnalyticsTag, AggregationUnit: in.AggregationUnit,
 		Deadline: in.Deadline, WaitForDelivery: wait,
 	})
+	if errors.Is(err, errQueueFull) {
+		s.requests.WithLabelValues(action, "backlog_full").Inc()
+		c.Header("Retry-After", "1")
+		abortError(c, http.StatusTooManyRequests, "queue_full",
+			fmt.Sprintf("LINE account %d's queue is full; retry later", in.Account))
+		return
+	}
 	if err != nil {
 		s.log.Error("could not enqueue", zap.String("action", action), zap.String("callback_id", r.CallbackID), zap.Error(err))
 		s.requests.WithLabelValues(action, "temporal_error").Inc()

@@ -339,13 +339,17 @@ func TestQueuePauseResumeCancelBacklogExpiry(t *testing.T) {
 	q.waitSettled(accepted, 30*time.Second)
 	q.assertDeliveredOnce(int(accepted))
 
-	// Monthly quota: the queue pauses itself, fails nobody, and resumes on request.
+	// Monthly quota: the queue pauses itself and fails nobody; the batch that met the
+	// limit holds its recipients until the queue is resumed.
 	q.LINE.SetMonthlyLimitReached(true)
 	q.postAll(100, 105, 2, func(int) string { return "" })
 	testenv.Eventually(t, "monthly pause", 20*time.Second, func() bool {
 		st, err := q.status(0)
-		return err == nil && st.Paused && st.PauseReason == workflows.CodeLineMonthlyLimit && st.Pending == 5 && st.InFlight == 0
+		return err == nil && st.Paused && st.PauseReason == workflows.CodeLineMonthlyLimit && st.Pending+st.InFlight == 5
 	})
+	if st, _ := q.status(0); st.Failed+st.Expired != 0 {
+		t.Fatalf("monthly limit failed recipients: %+v", st)
+	}
 	q.LINE.SetMonthlyLimitReached(false)
 	signal(workflows.SignalResume)
 	q.waitSettled(accepted+5, 30*time.Second)

@@ -21,6 +21,9 @@ const (
 	CodeLineMonthlyLimit = "line_monthly_limit"
 	CodeLineUnavailable  = "line_unavailable"
 	CodeUnknownAccount   = "unknown_line_account"
+	// CodeDeliveryUnknown: a push may have reached LINE before the deadline but no answer
+	// proves it (the attempt was cut off); it is not pushed again after the deadline.
+	CodeDeliveryUnknown = "delivery_unknown"
 )
 
 // Success builds the output fields of a delivered action.

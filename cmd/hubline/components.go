@@ -57,12 +57,15 @@ func dataConverter(cfg *config.Config, log *zap.Logger) (converter.DataConverter
 }
 
 // newActivities builds the clients the activities use, from the settings.
-func newActivities(cfg *config.Config, log *zap.Logger) (*activities.Activities, error) {
+// c and dc let the queue activities read LineBatch runs back (with the worker's converter).
+func newActivities(cfg *config.Config, log *zap.Logger, c client.Client, dc converter.DataConverter) (*activities.Activities, error) {
 	hc := &http.Client{Timeout: 30 * time.Second}
 	a := &activities.Activities{
 		LINE:                    map[int]*line.Client{},
 		TimelineEventTemplateID: cfg.HubSpotTimelineTemplateID,
 		Logger:                  log.Named("activity"),
+		Temporal:                c,
+		DataConverter:           dc,
 	}
 	for n, acct := range cfg.LineAccounts {
 		c, err := line.NewClient(cfg.LineAPIBaseURL, acct.Token, hc)

@@ -111,12 +111,16 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 		}
 	}()
 
-	c, err := dialTemporal(ctx, cfg, log)
+	dc, err := dataConverter(cfg, log)
+	if err != nil {
+		return err
+	}
+	c, err := dialWith(ctx, cfg, log, dc)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	acts, err := newActivities(cfg, log)
+	acts, err := newActivities(cfg, log, c, dc)
 	if err != nil {
 		return err
 	}

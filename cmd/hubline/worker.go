@@ -24,12 +24,16 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	c, err := dialTemporal(ctx, cfg, log)
+	dc, err := dataConverter(cfg, log)
+	if err != nil {
+		return err
+	}
+	c, err := dialWith(ctx, cfg, log, dc)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	acts, err := newActivities(cfg, log)
+	acts, err := newActivities(cfg, log, c, dc)
 	if err != nil {
 		return err
 	}

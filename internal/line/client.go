@@ -317,11 +317,10 @@ func handleFailure(res *http.Response, err error) (PushResult, error) {
 	}
 	var body messaging_api.ErrorResponse
 	_ = json.NewDecoder(bytes.NewReader(raw)).Decode(&body)
-	reqID := res.Header.Get("X-Line-Request-Id")
 
 	if res.StatusCode == http.StatusConflict && isRetryKeyAccepted(body.Message) {
 		out := PushResult{
-			RequestID:         reqID,
+			RequestID:         res.Header.Get("X-Line-Request-Id"),
 			AcceptedRequestID: res.Header.Get("X-Line-Accepted-Request-Id"),
 			Duplicate:         true,
 		}
@@ -331,11 +330,16 @@ func handleFailure(res *http.Response, err error) (PushResult, error) {
 		return out, nil
 	}
 
+	return PushResult{}, newAPIError(res, body)
+}
+
+// newAPIError classifies a non-2xx response whose body was decoded into body.
+func newAPIError(res *http.Response, body messaging_api.ErrorResponse) *APIError {
 	apiErr := &APIError{
 		StatusCode: res.StatusCode,
 		Kind:       classify(res.StatusCode, body.Message),
 		Message:    body.Message,
-		RequestID:  reqID,
+		RequestID:  res.Header.Get("X-Line-Request-Id"),
 	}
 	if apiErr.Message == "" {
 		apiErr.Message = http.StatusText(res.StatusCode)
@@ -343,7 +347,65 @@ func handleFailure(res *http.Response, err error) (PushResult, error) {
 	for _, d := range body.Details {
 		apiErr.Details = append(apiErr.Details, Detail{Message: d.Message, Property: d.Property})
 	}
-	return PushResult{}, apiErr
+	return apiErr
+}
+
+// Quota is the channel's monthly message quota and this month's usage.
+type Quota struct {
+	Limited bool  // false: no monthly target limit (Limit is then 0)
+	Limit   int64 // messages allowed this month, when Limited
+	Used    int64 // messages sent this month (a multicast counts once per recipient)
+}
+
+// Remaining is Limit-Used, floored at 0; meaningful only when Limited.
+func (q Quota) Remaining() int64 {
+	return max(q.Limit-q.Used, 0)
+}
+
+// Quota reads the monthly quota (GET /v2/bot/message/quota) and consumption
+// (GET /v2/bot/message/quota/consumption). Errors are classified like Push's:
+// an *APIError for an HTTP error status, otherwise a transport or decoding
+// failure.
+func (c *Client) Quota(ctx context.Context) (Quota, error) {
+	api, err := c.api(ctx) // own SDK client: safe alongside concurrent pushes
+	if err != nil {
+		return Quota{}, err
+	}
+	res, q, err := api.GetMessageQuotaWithHttpInfo()
+	if err != nil {
+		return Quota{}, readFailure("quota", res, err)
+	}
+	var out Quota
+	switch q.Type {
+	case messaging_api.QuotaType_NONE:
+	case messaging_api.QuotaType_LIMITED:
+		out.Limited, out.Limit = true, q.Value
+	default:
+		return Quota{}, fmt.Errorf("line: quota: unexpected type %q", clip(string(q.Type), 40))
+	}
+	res, u, err := api.GetMessageQuotaConsumptionWithHttpInfo()
+	if err != nil {
+		return Quota{}, readFailure("quota consumption", res, err)
+	}
+	out.Used = u.TotalUsage
+	return out, nil
+}
+
+// readFailure maps a failed SDK read call to an *APIError (HTTP error status)
+// or a wrapped transport/decoding error. Unlike handleFailure there is no
+// success to salvage: a 2xx here means the body could not be decoded.
+func readFailure(what string, res *http.Response, err error) error {
+	if res == nil || res.StatusCode/100 == 2 {
+		return fmt.Errorf("line: %s request failed: %w", what, err)
+	}
+	var raw []byte
+	if res.Body != nil {
+		raw, _ = io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		res.Body.Close()
+	}
+	var body messaging_api.ErrorResponse
+	_ = json.NewDecoder(bytes.NewReader(raw)).Decode(&body)
+	return newAPIError(res, body)
 }
 
 func isRetryKeyAccepted(msg string) bool {

@@ -523,3 +523,117 @@ func TestAcceptedWithUndecodableBody(t *testing.T) {
 		t.Errorf("res %+v err %v", res, err)
 	}
 }
+
+// failPaths answers status with a LINE-shaped body on the given paths and
+// passes everything else to next.
+func failPaths(next http.Handler, status int, paths ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, p := range paths {
+			if r.URL.Path == p {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("X-Line-Request-Id", "rid-fail")
+				w.WriteHeader(status)
+				_, _ = io.WriteString(w, `{"message":"An error occurred in the server"}`)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func TestQuotaAgainstSandbox(t *testing.T) {
+	const quotaPath, usagePath = "/v2/bot/message/quota", "/v2/bot/message/quota/consumption"
+	tests := []struct {
+		name      string
+		opts      linesandbox.Options
+		token     string
+		fail      int // status for failPaths, 0 none
+		failPaths []string
+		pushes    int // 2-message pushes before asking
+		want      Quota
+		remaining int64
+		kind      ErrorKind // -1: no error
+		status    int
+	}{
+		{name: "unlimited", pushes: 2, want: Quota{Used: 4}, kind: -1},
+		{name: "limited with usage", opts: linesandbox.Options{MonthlyLimit: 10}, pushes: 3, want: Quota{Limited: true, Limit: 10, Used: 6}, remaining: 4, kind: -1},
+		{name: "limited unused", opts: linesandbox.Options{MonthlyLimit: 1000}, want: Quota{Limited: true, Limit: 1000}, remaining: 1000, kind: -1},
+		{name: "bad token", opts: linesandbox.Options{Tokens: map[string]string{"test-token": "acct"}}, token: "wrong", kind: KindAuth, status: 401},
+		{name: "5xx on quota", fail: 500, failPaths: []string{quotaPath}, kind: KindRetryable, status: 500},
+		{name: "5xx on consumption", fail: 503, failPaths: []string{usagePath}, kind: KindRetryable, status: 503},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sb := linesandbox.New(tc.opts)
+			var h http.Handler = sb
+			if tc.fail != 0 {
+				h = failPaths(sb, tc.fail, tc.failPaths...)
+			}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			ctx := context.Background()
+			if tc.pushes > 0 {
+				pc := newTestClient(t, srv.URL)
+				for i := 0; i < tc.pushes; i++ {
+					if _, err := pc.Push(ctx, PushRequest{To: userA, Messages: msgs(`{"type":"text","text":"a"}`, `{"type":"text","text":"b"}`), RetryKey: uuid.NewString()}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			token := tc.token
+			if token == "" {
+				token = "test-token"
+			}
+			c, err := NewClient(srv.URL, token, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := c.Quota(ctx)
+			if tc.kind == -1 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if q != tc.want || q.Remaining() != tc.remaining {
+					t.Errorf("quota %+v remaining %d, want %+v remaining %d", q, q.Remaining(), tc.want, tc.remaining)
+				}
+				return
+			}
+			var ae *APIError
+			if !errors.As(err, &ae) {
+				t.Fatalf("err %v is not *APIError", err)
+			}
+			if ae.Kind != tc.kind || ae.StatusCode != tc.status || ae.Message == "" || ae.RequestID == "" {
+				t.Errorf("got %+v", ae)
+			}
+			if q != (Quota{}) {
+				t.Errorf("quota %+v returned with an error", q)
+			}
+			if strings.Contains(err.Error(), token) {
+				t.Errorf("error text has the token: %v", err)
+			}
+		})
+	}
+}
+
+func TestQuotaEdgeCases(t *testing.T) {
+	if r := (Quota{Limited: true, Limit: 5, Used: 9}).Remaining(); r != 0 {
+		t.Errorf("over-used Remaining = %d, want 0", r)
+	}
+	srv, _, _ := recorder(t, 200, nil, `{"type":"mystery","value":3}`)
+	if _, err := newTestClient(t, srv.URL).Quota(context.Background()); err == nil || kindOf(err) != -1 {
+		t.Errorf("unknown quota type: %v", err)
+	}
+	garbled, _, _ := recorder(t, 200, nil, `not json`)
+	if _, err := newTestClient(t, garbled.URL).Quota(context.Background()); err == nil || kindOf(err) != -1 {
+		t.Errorf("undecodable body: %v", err)
+	}
+	limited, _, _ := recorder(t, 429, map[string]string{"X-Line-Request-Id": "rid"}, `{"message":"Too Many Requests"}`)
+	if _, err := newTestClient(t, limited.URL).Quota(context.Background()); kindOf(err) != KindRateLimited {
+		t.Errorf("429: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := newTestClient(t, limited.URL).Quota(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled ctx: %v", err)
+	}
+}

@@ -23,9 +23,10 @@ type Options struct {
 	// Tokens maps bearer token → account label. Empty accepts any non-empty
 	// token (labelled "default").
 	Tokens map[string]string
-	// PushRate is push requests per second per token: 0 → 2000, <0 unlimited.
+	// PushRate is push requests per second per token, enforced over any
+	// trailing second (no burst above it): 0 → 2000, <0 unlimited.
 	PushRate int
-	// MulticastRate is multicast requests per second per token: 0 → 200, <0 unlimited.
+	// MulticastRate is multicast requests per second per token, likewise: 0 → 200, <0 unlimited.
 	MulticastRate int
 	// MonthlyLimit is messages per token per "month" (the server's lifetime);
 	// a multicast message counts once per recipient. 0 = unlimited.
@@ -82,31 +83,42 @@ var (
 	bodyDuplicateMul = []byte(`{"message":"The retry key is already accepted"}`)
 )
 
-type bucketKey struct {
+type limitKey struct {
 	token     string
 	multicast bool
 }
 
-// bucket is a token bucket holding at most one second of requests.
-type bucket struct {
-	tokens float64
-	last   time.Time
+// window is a sliding-window limiter: it admits at most rate requests within
+// any trailing second, as LINE enforces its per-second limits (a token bucket
+// that starts full would let about twice the rate through in the first
+// second). It keeps the times of the last rate acceptances in a ring and
+// accepts a request only if the oldest of them is at least a second old: O(1)
+// per request, rate durations of memory.
+type window struct {
+	base  time.Time       // first request; times are offsets from it, keeping the monotonic clock
+	times []time.Duration // ring of the last len(times) acceptance offsets
+	next  int             // slot the next acceptance overwrites: the oldest once the ring is full
+	n     int             // slots in use
 }
 
-func (b *bucket) take(now time.Time, rate int) bool {
-	if b.last.IsZero() {
-		b.tokens = float64(rate)
-	} else if d := now.Sub(b.last); d > 0 {
-		b.tokens += d.Seconds() * float64(rate)
-		if b.tokens > float64(rate) {
-			b.tokens = float64(rate)
+func (w *window) take(now time.Time, rate int) bool {
+	if w.times == nil {
+		w.base = now
+		w.times = make([]time.Duration, rate)
+	}
+	t := now.Sub(w.base)
+	if w.n == len(w.times) {
+		if t-w.times[w.next] < time.Second {
+			return false
 		}
+	} else {
+		w.n++
 	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
+	w.times[w.next] = t
+	w.next++
+	if w.next == len(w.times) {
+		w.next = 0
 	}
-	b.tokens--
 	return true
 }
 
@@ -131,7 +143,7 @@ type Server struct {
 	now  func() time.Time // replaced in tests
 
 	mu             sync.Mutex
-	buckets        map[bucketKey]*bucket
+	windows        map[limitKey]*window
 	usage          map[string]int
 	retry          map[retryID]retryEntry
 	lastSweep      time.Time
@@ -161,7 +173,7 @@ func New(o Options) *Server {
 	return &Server{
 		opts:        o,
 		now:         time.Now,
-		buckets:     map[bucketKey]*bucket{},
+		windows:     map[limitKey]*window{},
 		usage:       map[string]int{},
 		retry:       map[retryID]retryEntry{},
 		deliveredTo: map[string]int{},
@@ -479,13 +491,13 @@ func (s *Server) decide(reqID, token, account, retryKey string, useKey, multicas
 		rate = s.opts.MulticastRate
 	}
 	if rate > 0 {
-		k := bucketKey{token, multicast}
-		b := s.buckets[k]
-		if b == nil {
-			b = &bucket{}
-			s.buckets[k] = b
+		k := limitKey{token, multicast}
+		lw := s.windows[k]
+		if lw == nil {
+			lw = &window{}
+			s.windows[k] = lw
 		}
-		if !b.take(now, rate) {
+		if !lw.take(now, rate) {
 			s.rateLimited++
 			return outcome{status: http.StatusTooManyRequests, body: bodyTooMany}
 		}

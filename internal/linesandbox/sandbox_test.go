@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -282,7 +283,9 @@ func TestDuplicateRetryKey(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	s, clock := newTest(Options{PushRate: 3, MulticastRate: 1})
+	t0 := clock.t
 	for i := 0; i < 3; i++ {
+		clock.t = t0.Add(time.Duration(i) * 100 * time.Millisecond)
 		if r := push(t, s, "-", user1, "x"); r.status != 200 {
 			t.Fatalf("push %d: %d", i, r.status)
 		}
@@ -292,7 +295,7 @@ func TestRateLimit(t *testing.T) {
 	if r.status != 429 || r.body["message"] != "Too Many Requests" {
 		t.Fatalf("4th push: %d %s", r.status, r.raw)
 	}
-	// Multicast has its own bucket.
+	// Multicast has its own limit.
 	mbody := `{"to":["` + user1 + `"],"messages":[{"type":"text","text":"x"}]}`
 	if r := do(t, s, "POST", "/v2/bot/message/multicast", tok, "-", mbody); r.status != 200 {
 		t.Fatalf("multicast: %d", r.status)
@@ -300,20 +303,30 @@ func TestRateLimit(t *testing.T) {
 	if r := do(t, s, "POST", "/v2/bot/message/multicast", tok, "-", mbody); r.status != 429 {
 		t.Fatalf("2nd multicast: %d", r.status)
 	}
-	// Another token has its own bucket.
+	// Another token has its own limit.
 	if r := do(t, s, "POST", "/v2/bot/message/push", "other", "-", pushBody(user1, "x")); r.status != 200 {
 		t.Fatalf("other token: %d", r.status)
 	}
-	// A third of a second refills one request.
-	clock.t = clock.t.Add(340 * time.Millisecond)
-	// The rate-limited request did not consume its retry key.
+	// Nothing frees up until the oldest acceptance is a full second old
+	// (a token bucket would have refilled most of the rate by now).
+	clock.t = t0.Add(999 * time.Millisecond)
+	if r := push(t, s, key, user1, "x"); r.status != 429 {
+		t.Fatalf("at 999ms: %d %s", r.status, r.raw)
+	}
+	// At 1 s the first acceptance leaves the window; the rate-limited
+	// requests did not consume their retry key.
+	clock.t = t0.Add(time.Second)
 	if r := push(t, s, key, user1, "x"); r.status != 200 {
-		t.Fatalf("after refill: %d %s", r.status, r.raw)
+		t.Fatalf("at 1s: %d %s", r.status, r.raw)
 	}
 	if r := push(t, s, "-", user1, "x"); r.status != 429 {
-		t.Fatalf("bucket should be empty again: %d", r.status)
+		t.Fatalf("window should be full again: %d", r.status)
 	}
-	// The bucket holds at most one second of requests.
+	clock.t = t0.Add(1100 * time.Millisecond)
+	if r := push(t, s, "-", user1, "x"); r.status != 200 {
+		t.Fatalf("at 1.1s: %d", r.status)
+	}
+	// After idling, at most rate requests go through at once.
 	clock.t = clock.t.Add(time.Hour)
 	ok := 0
 	for i := 0; i < 10; i++ {
@@ -324,10 +337,10 @@ func TestRateLimit(t *testing.T) {
 	if ok != 3 {
 		t.Errorf("burst after idle = %d, want 3", ok)
 	}
-	if s.RateLimited() != 2+1+7 {
+	if s.RateLimited() != 1+1+1+1+7 {
 		t.Errorf("RateLimited = %d", s.RateLimited())
 	}
-	if s.DeliveryCount() != 3+1+1+1+3 {
+	if s.DeliveryCount() != 3+1+1+1+1+3 {
 		t.Errorf("DeliveryCount = %d", s.DeliveryCount())
 	}
 
@@ -336,6 +349,53 @@ func TestRateLimit(t *testing.T) {
 		if r := push(t, unlimited, "-", user1, "x"); r.status != 200 {
 			t.Fatalf("unlimited push %d: %d", i, r.status)
 		}
+	}
+}
+
+// TestRateLimitTrailingWindow fires requests as fast as a client could (often
+// several at the same instant) for 1.2 s and checks LINE's rule exactly: a
+// request is accepted if and only if fewer than rate requests were accepted
+// in the second before it. A token bucket starting full fails this (about
+// 2x the rate gets through in the first second).
+func TestRateLimitTrailingWindow(t *testing.T) {
+	for _, rate := range []int{1, 50, 200} {
+		t.Run(fmt.Sprint(rate), func(t *testing.T) {
+			s, clock := newTest(Options{PushRate: rate})
+			t0 := clock.t
+			rng := rand.New(rand.NewPCG(1, uint64(rate)))
+			var accepted []time.Time
+			requests := 0
+			for clock.t.Sub(t0) < 1200*time.Millisecond {
+				requests++
+				// Within the last second, strictly after now-1s.
+				inWindow := 0
+				for i := len(accepted) - 1; i >= 0 && clock.t.Sub(accepted[i]) < time.Second; i-- {
+					inWindow++
+				}
+				got := push(t, s, "-", user1, "x").status
+				switch {
+				case got == 200 && inWindow >= rate:
+					t.Fatalf("at %v: accepted with %d already accepted in the trailing second", clock.t.Sub(t0), inWindow)
+				case got == 429 && inWindow < rate:
+					t.Fatalf("at %v: refused with only %d accepted in the trailing second", clock.t.Sub(t0), inWindow)
+				case got != 200 && got != 429:
+					t.Fatalf("status %d", got)
+				case got == 200:
+					accepted = append(accepted, clock.t)
+				}
+				// 0-2 ms between requests, 0 a third of the time.
+				clock.t = clock.t.Add(time.Duration(rng.IntN(3)) * time.Millisecond)
+			}
+			// No trailing 1-second window holds more than rate acceptances.
+			for i := 0; i+rate < len(accepted); i++ {
+				if d := accepted[i+rate].Sub(accepted[i]); d < time.Second {
+					t.Fatalf("%d acceptances within %v", rate+1, d)
+				}
+			}
+			if len(accepted) <= rate || s.DeliveryCount() != len(accepted) || s.RateLimited() != requests-len(accepted) {
+				t.Errorf("accepted %d of %d (DeliveryCount %d, RateLimited %d)", len(accepted), requests, s.DeliveryCount(), s.RateLimited())
+			}
+		})
 	}
 }
 

@@ -152,6 +152,7 @@ func (e *Env) StartWorker() {
 	if e.worker != nil {
 		return
 	}
+	e.Activities.Temporal = e.Client
 	e.worker = worker.New(e.Client, e.Activities, 5*time.Second)
 	if err := e.worker.Start(); err != nil {
 		e.t.Fatal(err)
