@@ -33,6 +33,8 @@ type queueEnv struct {
 	url    string
 	line   sdkworker.Worker
 	shards int
+	// action builds recipient i's request (default queueAction).
+	action func(i int, wait string) map[string]any
 }
 
 func newQueueEnv(t *testing.T, o testenv.Options, q starter.QueueOptions, rate int) *queueEnv {
@@ -117,7 +119,11 @@ func (q *queueEnv) postAll(from, to, conc int, wait func(i int) string) {
 			defer wg.Done()
 			for i := range next {
 				for {
-					a, err := post(q.url, queueAction(i, wait(i)), time.Now())
+					build := q.action
+					if build == nil {
+						build = queueAction
+					}
+					a, err := post(q.url, build(i, wait(i)), time.Now())
 					if err == nil && a.Status == http.StatusTooManyRequests {
 						time.Sleep(100 * time.Millisecond)
 						continue
@@ -161,7 +167,7 @@ func (q *queueEnv) status(shard int) (workflows.QueueStatus, error) {
 }
 
 // waitSettled waits until every shard has accepted `accepted` recipients in total and has
-// nothing pending or in flight.
+// nothing pending, in flight or open (every batch closed, its slot freed).
 func (q *queueEnv) waitSettled(accepted int64, timeout time.Duration) []workflows.QueueStatus {
 	q.t.Helper()
 	var sts []workflows.QueueStatus
@@ -173,7 +179,7 @@ func (q *queueEnv) waitSettled(accepted int64, timeout time.Duration) []workflow
 			if err != nil {
 				continue
 			}
-			if st.Pending > 0 || st.InFlight > 0 {
+			if st.Pending > 0 || st.InFlight > 0 || st.OpenBatches > 0 {
 				return false
 			}
 			total += st.Accepted

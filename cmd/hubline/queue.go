@@ -13,9 +13,11 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/starter"
 	"github.com/hubline/hubline/workflows"
 )
 
@@ -33,8 +35,11 @@ var argCommands = map[string]argCommand{
 const queueHelp = `hubline queue: operate the Send LINE Message by Queue workflows of one LINE account.
 
   hubline queue status [--account N]              pending, in-flight, sent, failed, paused per shard (JSON)
-  hubline queue pause  [--account N] [--reason R] stop starting new batches (running ones finish)
-  hubline queue resume [--account N]              resume (also after a monthly-limit pause)
+  hubline queue pause  [--account N] [--reason R] stop starting new batches on every shard, running or not
+                                                  (batches already sending finish)
+  hubline queue resume [--account N] [--ignore-quota]
+                                                  resume (also after a monthly-limit or quota pause; a quota
+                                                  pause is checked again unless --ignore-quota)
   hubline queue cancel [--account N]              pending recipients end FAIL_CONTINUE cancelled; the queue closes
   hubline queue find   [--account N] <callbackId|objectId>
                                                   which LineBatch workflows carried a callbackId's or a contact's sends
@@ -54,6 +59,7 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	account := fs.Int("account", 1, "LINE account number")
 	reason := fs.String("reason", workflows.PauseReasonOperator, "pause reason shown by status")
+	ignoreQuota := fs.Bool("ignore-quota", false, "resume: send even if the backlog exceeds LINE's monthly quota left")
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -78,11 +84,31 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	enc.SetIndent("", "  ")
 
 	switch op {
-	case "pause", "resume", "cancel":
-		name := map[string]string{"pause": workflows.SignalPause, "resume": workflows.SignalResume, "cancel": workflows.SignalCancel}[op]
+	case "pause":
+		// A pause starts the shards that are not running, paused, so a recipient queued
+		// there later waits too: the pause holds for the whole account until resumed.
 		for shard := 0; shard < cfg.Queue.Shards; shard++ {
 			id := workflows.QueueWorkflowID(*account, shard)
-			err := c.SignalWorkflow(ctx, id, "", name, workflows.ControlSignal{Reason: *reason})
+			_, err := c.SignalWithStartWorkflow(ctx, id, workflows.SignalPause, workflows.ControlSignal{Reason: *reason},
+				client.StartWorkflowOptions{
+					ID: id, TaskQueue: workflows.TaskQueue,
+					TypedSearchAttributes: temporal.NewSearchAttributes(
+						workflows.SALineAccount.ValueSet(strconv.Itoa(*account)),
+						workflows.SAActionType.ValueSet(workflows.ActionSendLineMessageQueue),
+					),
+				},
+				workflows.LineQueueWorkflow, starter.QueueInput(*account, shard, queueOptions(cfg)))
+			if err != nil {
+				return fmt.Errorf("pause %s: %w", id, err)
+			}
+			fmt.Fprintf(stdout, "%s: paused\n", id)
+		}
+		return nil
+	case "resume", "cancel":
+		name := map[string]string{"resume": workflows.SignalResume, "cancel": workflows.SignalCancel}[op]
+		for shard := 0; shard < cfg.Queue.Shards; shard++ {
+			id := workflows.QueueWorkflowID(*account, shard)
+			err := c.SignalWorkflow(ctx, id, "", name, workflows.ControlSignal{IgnoreQuota: *ignoreQuota})
 			var nf *serviceerror.NotFound
 			switch {
 			case errors.As(err, &nf):

@@ -20,6 +20,8 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -60,6 +62,9 @@ type Options struct {
 	SendDataMaxAttempts int
 	// LineUserIDProperties is HUBSPOT_LINE_USER_ID_PROPERTY(_n) by account.
 	LineUserIDProperties map[int]string
+	// DynamicConfig overrides the Temporal server's dynamic config (e.g. lowered history
+	// limits, so a test reaches them with a small load).
+	DynamicConfig map[string]any
 }
 
 // Env is one running hubline.
@@ -89,7 +94,18 @@ func New(t testing.TB, o Options) *Env {
 	if o.StarterNow != nil {
 		e.now = o.StarterNow
 	}
-	e.Temporal = temporaltest.NewServer(temporaltest.WithT(t.(*testing.T)))
+	var serverOpts []temporaltest.TestServerOption
+	if len(o.DynamicConfig) > 0 {
+		dc := dynamicconfig.StaticClient{
+			// temporaltest's own setting, kept: searches see attributes added just before.
+			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+		}
+		for k, v := range o.DynamicConfig {
+			dc[dynamicconfig.MakeKey(k)] = []dynamicconfig.ConstrainedValue{{Value: v}}
+		}
+		serverOpts = append(serverOpts, temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(dc)))
+	}
+	e.Temporal = temporaltest.NewServer(append(serverOpts, temporaltest.WithT(t.(*testing.T)))...)
 	e.Client = e.Temporal.GetDefaultClient()
 	AddSearchAttributes(t, e.Client, e.Temporal.GetDefaultNamespace())
 
