@@ -292,7 +292,9 @@ loop:
 			return out, ctx.Err()
 		}
 		log.Warn("LINE batch attempt left recipients unsent; retrying", zap.Int("unsent", unsettled))
-		return out, temporal.NewApplicationError(fmt.Sprintf("%d recipients not yet accepted by LINE", unsettled), ErrLineUnavailable)
+		// The results travel with the error: when this was the last attempt, the workflow
+		// gets this error, not the heartbeat.
+		return out, temporal.NewApplicationError(fmt.Sprintf("%d recipients not yet accepted by LINE", unsettled), ErrLineUnavailable, out)
 	}
 	log.Debug("LINE batch sent", zap.Int64("rate_limited", rateLimited.Load()))
 	return out, nil

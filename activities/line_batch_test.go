@@ -201,20 +201,47 @@ func TestSendLineBatchResumesFromHeartbeat(t *testing.T) {
 	}
 }
 
-// LINE's monthly limit defers every unsent push; a maybe-attempted one stays so.
+// LINE's monthly limit defers every unsent push; a maybe-attempted one stays so, and one
+// whose refusal LINE answered is known not sent. (One push per batch: a concurrent push
+// cut off in flight by the limit is rightly marked Attempted, which would blur this.)
 func TestSendLineBatchMonthlyLimit(t *testing.T) {
+	for _, maybe := range []bool{false, true} {
+		r := newBatchRig(t)
+		r.sandbox.SetMonthlyLimitReached(true)
+		out, err := r.send(t, 1, batchPush(userA, r.now.Add(time.Hour), maybe))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !out.MonthlyLimit || len(out.Results) != 1 {
+			t.Fatalf("output %+v, want MonthlyLimit", out)
+		}
+		if res := out.Results[0]; res.Status != activities.BatchDeferred || res.Attempted != maybe {
+			t.Errorf("MaybeAttempted=%v: result %+v, want deferred, Attempted=%v", maybe, res, maybe)
+		}
+		if r.sandbox.DeliveryCount() != 0 || r.sandbox.Requests() != 1 {
+			t.Fatalf("%d deliveries, %d requests", r.sandbox.DeliveryCount(), r.sandbox.Requests())
+		}
+	}
+}
+
+// Every push of a batch that hits the limit is deferred, none delivered.
+func TestSendLineBatchMonthlyLimitDefersAll(t *testing.T) {
 	r := newBatchRig(t)
 	r.sandbox.SetMonthlyLimitReached(true)
-	out, err := r.send(t, 1, batchPush(userA, r.now.Add(time.Hour), true), batchPush(userB, r.now.Add(time.Hour), false))
+	var pushes []activities.BatchPush
+	for range 20 {
+		pushes = append(pushes, batchPush(userB, r.now.Add(time.Hour), false))
+	}
+	out, err := r.send(t, 1, pushes...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !out.MonthlyLimit {
-		t.Fatalf("output %+v, want MonthlyLimit", out)
+	if !out.MonthlyLimit || len(out.Results) != len(pushes) {
+		t.Fatalf("output %+v", out)
 	}
 	for i, res := range out.Results {
-		if res.Status != activities.BatchDeferred || res.Attempted != (i == 0) {
-			t.Errorf("result %d %+v, want deferred, Attempted=%v", i, res, i == 0)
+		if res.Status != activities.BatchDeferred {
+			t.Errorf("result %d %+v, want deferred", i, res)
 		}
 	}
 	if r.sandbox.DeliveryCount() != 0 {

@@ -255,14 +255,23 @@ func sendBatch(ctx workflow.Context, in LineBatchInput, items []QueueItem, idx [
 	if err != nil {
 		// Out of time or unknown account: keep what the last heartbeat says was settled.
 		log.Error("LINE batch activity failed", "error", err)
+		// Out of time: the last heartbeat; retries exhausted: the last attempt's own results.
 		var te *temporal.TimeoutError
-		if errors.As(err, &te) && te.HasLastHeartbeatDetails() {
-			var hbOut activities.LineBatchOutput
-			if te.LastHeartbeatDetails(&hbOut) == nil && len(hbOut.Results) == len(pushes) {
-				res = hbOut
+		var ae *temporal.ApplicationError
+		var last activities.LineBatchOutput
+		switch {
+		case errors.As(err, &te) && te.HasLastHeartbeatDetails():
+			if te.LastHeartbeatDetails(&last) == nil && len(last.Results) == len(pushes) {
+				res = last
+			}
+		case errors.As(err, &ae) && ae.HasDetails():
+			if ae.Details(&last) == nil && len(last.Results) == len(pushes) {
+				res = last
 			}
 		}
 	}
+	var te *temporal.TimeoutError
+	timedOut := errors.As(err, &te)
 	now := workflow.Now(ctx)
 	var deferred []int
 	for j, i := range idx {
@@ -276,9 +285,10 @@ func sendBatch(ctx workflow.Context, in LineBatchInput, items []QueueItem, idx [
 			maybe[i] = maybe[i] || r.Attempted
 		case r.Status != "":
 			out[i] = batchOutput(r)
-		case err != nil && !now.Before(items[i].Deadline):
-			// The attempts ran out with the deadline: one may have reached LINE.
-			out[i] = Failure(CodeDeliveryUnknown, "LINE's answer was not received before the action's block expiration; it is not sent late")
+		case err != nil && (timedOut || r.Attempted || pushes[j].MaybeAttempted || !now.Before(items[i].Deadline)):
+			// The attempts ran out (the deadline, or LINE's 24-hour retry-key window, ended
+			// them) while a push may have reached LINE: it is not pushed again.
+			out[i] = Failure(CodeDeliveryUnknown, "LINE's answer to a push was not received in time; it is not pushed again")
 		case err != nil:
 			out[i] = failureFromError(err)
 		default:

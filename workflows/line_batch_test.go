@@ -266,8 +266,8 @@ func TestLineBatchDuplicateCallbackIsOnePush(t *testing.T) {
 		name   string
 		cbs    []string
 		status string // SendLineBatch's answer for every push
-		want   string
-		// callbacks per callbackId expected at HubSpot
+		want   string // every copy's outcome
+		// pushes SendLineBatch gets; batch-done counts
 		pushes, sent, failed int
 	}{
 		{name: "twice", cbs: []string{"cb-1", "cb-1"}, status: activities.BatchSent, want: workflows.StateSuccess, pushes: 1, sent: 2},
@@ -622,7 +622,6 @@ func TestLineBatchSendTimesOut(t *testing.T) {
 		err       func(heartbeat any) error
 		heartbeat hb
 		want      []string
-		blocked   string
 	}{
 		{
 			name: "timeout, no heartbeat", offsets: []time.Duration{time.Hour, time.Hour}, delay: 2 * time.Hour,
@@ -664,11 +663,12 @@ func TestLineBatchSendTimesOut(t *testing.T) {
 			name: "retries exhausted after a partial send", offsets: []time.Duration{time.Hour, time.Hour},
 			delay:     time.Hour - 500*time.Millisecond,
 			heartbeat: hb{{Status: activities.BatchSent, RequestID: "req-hb"}, {Attempted: true}},
-			err: func(any) error {
-				return temporal.NewApplicationError("1 recipients not yet accepted by LINE", activities.ErrLineUnavailable)
+			// SendLineBatch attaches its results to that error (as it does); cb-2's push had
+			// no answer, so it is delivery_unknown, not retried.
+			err: func(d any) error {
+				return temporal.NewApplicationError("1 recipients not yet accepted by LINE", activities.ErrLineUnavailable, d)
 			},
-			want:    []string{workflows.StateSuccess, workflows.CodeLineUnavailable},
-			blocked: "SendLineBatch's final ApplicationError carries no results and sendBatch reads settled results only from a TimeoutError's heartbeat, so a recipient LINE accepted is reported line_unavailable (see report)",
+			want: []string{workflows.StateSuccess, workflows.CodeDeliveryUnknown},
 		},
 		{
 			// The retry window is capped at 20h, well before a far deadline: pushes were
@@ -678,14 +678,10 @@ func TestLineBatchSendTimesOut(t *testing.T) {
 			err: func(d any) error {
 				return temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, nil, d)
 			},
-			want:    []string{workflows.CodeDeliveryUnknown},
-			blocked: "sendBatch maps a TimeoutError before the deadline through failureFromError, which answers \"expired\" for a maybe-delivered recipient whose deadline has not passed (see report)",
+			want: []string{workflows.CodeDeliveryUnknown},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.blocked != "" {
-				t.Skip("blocked: " + tc.blocked)
-			}
 			h := newBatchHarness(t)
 			start := h.env.Now()
 			h.sendDelay = func(int) time.Duration { return tc.delay }

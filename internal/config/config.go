@@ -60,9 +60,9 @@ var Settings = []Setting{
 	{"HUBLINE_SEND_DATA_MAX_ATTEMPTS", "10", []string{"dev", "starter"}, "Send Data: attempts per execution for connection errors, timeouts, 5xx and 429 (at least 1)."},
 	{"LINE_PUSH_RATE", "1500", []string{"dev", "worker"}, "Send LINE Message by Queue: pushes per second for account 1 (LINE allows 2,000); _2, _3, ... per account. Sets the per-process pacing and in-activity concurrency; the hubline-line task queue's activity rate is derived from the sum."},
 	{"HUBLINE_QUEUE_SHARDS", "4", []string{"dev", "starter", "queue"}, "Send LINE Message by Queue: queue workflows per LINE account (line-queue-<account>-<shard>). Keep it the same on every starter and for hubline queue."},
-	{"HUBLINE_QUEUE_BACKLOG", "2500", []string{"dev", "starter"}, "Send LINE Message by Queue: recipients a shard may hold waiting for a batch (not counting those already sending) before the starter answers 429 with Retry-After."},
-	{"HUBLINE_QUEUE_BATCH_SIZE", "200", []string{"dev", "starter"}, "Send LINE Message by Queue: recipients per LineBatch child workflow (1 to 500); applies to queues started afterwards."},
-	{"HUBLINE_QUEUE_MAX_IN_FLIGHT", "8", []string{"dev", "starter"}, "Send LINE Message by Queue: LineBatch children sending at once per shard; applies to queues started afterwards."},
+	{"HUBLINE_QUEUE_BACKLOG", "2500", []string{"dev", "starter", "queue"}, "Send LINE Message by Queue: recipients (and at most 1 MiB of them) a shard may hold waiting for a batch, not counting those already sending; the queue workflow refuses the rest and the starter answers 429 with Retry-After. Applies to queues started afterwards."},
+	{"HUBLINE_QUEUE_BATCH_SIZE", "200", []string{"dev", "starter", "queue"}, "Send LINE Message by Queue: recipients per LineBatch child workflow (1 to 500); applies to queues started afterwards."},
+	{"HUBLINE_QUEUE_MAX_IN_FLIGHT", "8", []string{"dev", "starter", "queue"}, "Send LINE Message by Queue: LineBatch children sending at once per shard (batches still reporting to HubSpot may be 4 times as many); applies to queues started afterwards."},
 }
 
 // LineAccount is one connected LINE official account.
