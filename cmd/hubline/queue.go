@@ -125,9 +125,9 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Account int
 			// Total sums the shards; Paused: any shard is paused.
 			Total struct {
-				Pending, InFlight, InFlightBatches         int
-				Accepted, Sent, Failed, Expired, Cancelled int64
-				Paused                                     bool
+				Pending, InFlight, InFlightBatches, OpenBatches     int
+				Accepted, Sent, Failed, Expired, Cancelled, Unknown int64
+				Paused                                              bool
 			}
 			Shards []workflows.QueueStatus
 			// Idle shards have no running queue workflow; Unavailable ones did not answer.
@@ -155,6 +155,8 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			t.Pending += st.Pending
 			t.InFlight += st.InFlight
 			t.InFlightBatches += st.InFlightBatches
+			t.OpenBatches += st.OpenBatches
+			t.Unknown += st.Unknown
 			t.Accepted += st.Accepted
 			t.Sent += st.Sent
 			t.Failed += st.Failed
