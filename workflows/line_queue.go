@@ -241,7 +241,10 @@ type QueueState struct {
 	Cancelled int64  `json:",omitempty"`
 	// Unknown counts recipients ended delivery_unknown (also counted in Failed).
 	Unknown int64 `json:",omitempty"`
-	Paused  bool  `json:",omitempty"`
+	// Deduplicated counts accepted requests whose callbackId was already waiting (so
+	// Accepted = Sent + Failed + Expired + Cancelled + Deduplicated once all is settled).
+	Deduplicated int64 `json:",omitempty"`
+	Paused       bool  `json:",omitempty"`
 	// PauseReason is "operator", line_monthly_limit or line_quota_insufficient.
 	PauseReason string `json:",omitempty"`
 	Runs        int    `json:",omitempty"`
@@ -328,16 +331,17 @@ type QueueStatus struct {
 	InFlight        int
 	InFlightBatches int
 	// OpenBatches counts batches not yet closed (sending or reporting to HubSpot).
-	OpenBatches int `json:",omitempty"`
-	Accepted    int64
-	Sent        int64
-	Failed      int64
-	Expired     int64
-	Cancelled   int64
-	Unknown     int64 `json:",omitempty"`
-	Paused      bool
-	PauseReason string `json:",omitempty"`
-	Cancelling  bool   `json:",omitempty"`
+	OpenBatches  int `json:",omitempty"`
+	Accepted     int64
+	Sent         int64
+	Failed       int64
+	Expired      int64
+	Cancelled    int64
+	Unknown      int64 `json:",omitempty"`
+	Deduplicated int64 `json:",omitempty"`
+	Paused       bool
+	PauseReason  string `json:",omitempty"`
+	Cancelling   bool   `json:",omitempty"`
 	// QuotaRemaining is LINE's monthly quota left at the last read (absent when unlimited or unread).
 	QuotaRemaining *int64 `json:",omitempty"`
 	Run            int
@@ -436,7 +440,7 @@ func (q *queueRun) status() QueueStatus {
 	s := QueueStatus{
 		Account: q.in.Account, Shard: q.in.Shard, Pending: len(st.Pending), PendingBytes: q.pendingBytes,
 		OpenBatches: len(st.Open), Accepted: st.Accepted, Sent: st.Sent, Failed: st.Failed, Expired: st.Expired,
-		Cancelled: st.Cancelled, Unknown: st.Unknown, Paused: st.Paused, PauseReason: st.PauseReason,
+		Cancelled: st.Cancelled, Unknown: st.Unknown, Deduplicated: st.Deduplicated, Paused: st.Paused, PauseReason: st.PauseReason,
 		Cancelling: q.cancelling, Run: st.Runs,
 	}
 	for _, b := range st.Open {
@@ -483,6 +487,7 @@ func (q *queueRun) admissible(items []QueueItem) int {
 func (q *queueRun) add(items []QueueItem) {
 	for _, it := range items {
 		if q.pendingIDs[it.CallbackID] {
+			q.st.Deduplicated++
 			continue
 		}
 		q.pendingIDs[it.CallbackID] = true

@@ -125,9 +125,9 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Account int
 			// Total sums the shards; Paused: any shard is paused.
 			Total struct {
-				Pending, InFlight, InFlightBatches, OpenBatches     int
-				Accepted, Sent, Failed, Expired, Cancelled, Unknown int64
-				Paused                                              bool
+				Pending, InFlight, InFlightBatches, OpenBatches                   int
+				Accepted, Sent, Failed, Expired, Cancelled, Unknown, Deduplicated int64
+				Paused                                                            bool
 			}
 			Shards []workflows.QueueStatus
 			// Idle shards have no running queue workflow; Unavailable ones did not answer.
@@ -157,6 +157,7 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			t.InFlightBatches += st.InFlightBatches
 			t.OpenBatches += st.OpenBatches
 			t.Unknown += st.Unknown
+			t.Deduplicated += st.Deduplicated
 			t.Accepted += st.Accepted
 			t.Sent += st.Sent
 			t.Failed += st.Failed
