@@ -30,7 +30,7 @@ const CodeInvalidWaitForDelivery = "invalid_wait_for_delivery"
 
 // QueueOptions configure Send LINE Message by Queue in the starter.
 type QueueOptions struct {
-	// Shards per LINE account (HUBLINE_QUEUE_SHARDS, default 4).
+	// Shards per LINE account (HUBLINE_QUEUE_SHARDS, default 1).
 	Shards int
 	// Backlog is the most recipients a shard may hold waiting for a batch before the
 	// starter answers 429 (HUBLINE_QUEUE_BACKLOG, default 2500). Recipients already in a
@@ -53,7 +53,7 @@ type QueueOptions struct {
 
 func (o QueueOptions) withDefaults() QueueOptions {
 	if o.Shards <= 0 {
-		o.Shards = 4
+		o.Shards = 1
 	}
 	if o.Backlog <= 0 {
 		o.Backlog = 2500

@@ -75,7 +75,7 @@ type benchResult struct {
 	GOMAXPROCS           int     `json:"gomaxprocs"`
 }
 
-const benchUsage = "bench queue --recipients N [--hubspot-limit on|off] [--concurrency 64] [--shards 4] [--batch-size 200] [--timeout 30m]"
+const benchUsage = "bench queue --recipients N [--hubspot-limit on|off] [--concurrency 64] [--shards 1] [--batch-size 200] [--timeout 30m]"
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 1 && args[0] == "server" {
@@ -89,7 +89,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	n := fs.Int("recipients", 2000, "recipients (HubSpot executions) to send")
 	limit := fs.String("hubspot-limit", "off", "on: the HubSpot fake enforces 110 requests / 10 s; off: unlimited")
 	conc := fs.Int("concurrency", 64, "concurrent HubSpot requests to the starter")
-	shards := fs.Int("shards", 4, "queue shards")
+	shards := fs.Int("shards", 1, "queue shards (HUBLINE_QUEUE_SHARDS)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after")
 	batchSize := fs.Int("batch-size", 200, "recipients per LineBatch child (HUBLINE_QUEUE_BATCH_SIZE)")
 	if err := fs.Parse(args[1:]); err != nil {
