@@ -518,3 +518,34 @@ func TestQueueAdmissionBoundsBacklog(t *testing.T) {
 		t.Fatalf("LINE accepted %d pushes, want %d", q.LINE.DeliveryCount(), backlog)
 	}
 }
+
+// TestQueueCancelSurvivesContinueAsNew: a cancel whose run continues as new before its
+// cancelled batch closes stays a cancel in the next run (it once became a pause there, and
+// the queue waited forever): the queue closes, every recipient ends cancelled, unsent.
+func TestQueueCancelSurvivesContinueAsNew(t *testing.T) {
+	// One signal per run: every signal or update is followed by a continue-as-new.
+	opts := starter.QueueOptions{Shards: 1, Workflow: workflows.QueueOptions{BatchSize: 10, SignalsPerRun: 1}}
+	q := newQueueEnv(t, testenv.Options{}, opts, 1500)
+	qfPauseShard(t, q, 0, opts)
+	q.postAll(0, 3, 1, func(int) string { return "" })
+	qfSignal(t, q, 0, workflows.SignalCancel, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var res workflows.QueueStatus
+	if err := q.Client.GetWorkflow(ctx, workflows.QueueWorkflowID(1, 0), "").Get(ctx, &res); err != nil {
+		t.Fatalf("the cancelled queue did not close: %v", err)
+	}
+	if res.Cancelled != 3 || res.Run < 2 {
+		t.Fatalf("cancel result %+v, want 3 cancelled after a continue-as-new", res)
+	}
+	testenv.Eventually(t, "cancel callbacks", 30*time.Second, func() bool { return len(q.HubSpot.Callbacks()) == 3 })
+	for _, cb := range q.HubSpot.Callbacks() {
+		if cb.OutputFields["error_code"] != workflows.CodeCancelled {
+			t.Fatalf("callback %s: %v, want cancelled", cb.ID, cb.OutputFields)
+		}
+	}
+	if n := q.LINE.DeliveryCount(); n != 0 {
+		t.Fatalf("%d pushes from a cancelled queue", n)
+	}
+}

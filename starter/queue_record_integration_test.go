@@ -21,7 +21,8 @@ import (
 // items, pause and resume, LINE's monthly limit holding a batch, a held batch terminated
 // and recovered, cancel, and a new run completing idle. Each step checks its outcome.
 // With HUBLINE_RECORD_HISTORIES=1 it writes every LineQueue and LineBatch run to
-// workflows/testdata/queue_v1/ for the replay test.
+// workflows/testdata/queue_units/ for the replay test (testdata/queue_v1 keeps the runs
+// recorded before batch-units).
 func TestQueueLifecycle(t *testing.T) {
 	opts := starter.QueueOptions{Shards: 1, Backlog: 40, Workflow: workflows.QueueOptions{
 		BatchSize: 10, MaxInFlight: 2, SignalsPerRun: 12, IdleTimeout: 2 * time.Second, HeartbeatTimeout: 2 * time.Second,
@@ -106,8 +107,10 @@ func TestQueueLifecycle(t *testing.T) {
 	q.postAll(130, 133, 2, none)
 	signal(workflows.SignalCancel, nil)
 	var res workflows.QueueStatus
-	if err := q.Client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
-		t.Fatal(err)
+	gctx, stop := context.WithTimeout(ctx, time.Minute)
+	defer stop()
+	if err := q.Client.GetWorkflow(gctx, id, "").Get(gctx, &res); err != nil {
+		t.Fatalf("the cancelled queue did not close: %v", err)
 	}
 	if res.Cancelled != 3 {
 		t.Fatalf("cancel result: %+v", res)
@@ -136,7 +139,7 @@ func TestQueueLifecycle(t *testing.T) {
 	}
 
 	if os.Getenv("HUBLINE_RECORD_HISTORIES") == "1" {
-		recordAll(t, q, "../workflows/testdata/queue_v1")
+		recordAll(t, q, "../workflows/testdata/queue_units")
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/hubline/hubline/internal/linesandbox"
 	"github.com/hubline/hubline/internal/testenv"
@@ -31,7 +30,7 @@ type queueEnv struct {
 	*testenv.Env
 	t      *testing.T
 	url    string
-	line   sdkworker.Worker
+	line   worker.Line
 	shards int
 	// action builds recipient i's request (default queueAction).
 	action func(i int, wait string) map[string]any
@@ -385,8 +384,10 @@ func TestQueuePauseResumeCancelBacklogExpiry(t *testing.T) {
 	q.postAll(300, 305, 2, func(int) string { return "" })
 	signal(workflows.SignalCancel)
 	var res workflows.QueueStatus
-	if err := q.Client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
-		t.Fatal(err)
+	gctx, stop := context.WithTimeout(ctx, time.Minute)
+	defer stop()
+	if err := q.Client.GetWorkflow(gctx, id, "").Get(gctx, &res); err != nil {
+		t.Fatalf("the cancelled queue did not close: %v", err)
 	}
 	testenv.Eventually(t, "cancel callbacks", 30*time.Second, func() bool {
 		n := 0

@@ -16,6 +16,9 @@ import (
 	"github.com/hubline/hubline/activities"
 )
 
+// LineAccountTaskQueue is account n's send-unit task queue, "hubline-line-<n>".
+func LineAccountTaskQueue(account int) string { return LineTaskQueue + "-" + strconv.Itoa(account) }
+
 // Send LINE Message by Queue: names other tools and operators depend on.
 const (
 	LineQueueWorkflow = "LineQueue"
@@ -253,6 +256,10 @@ type QueueState struct {
 	QuotaCheck bool          `json:",omitempty"`
 	// IgnoreQuota: an operator resumed with --ignore-quota; the backlog is not held to it.
 	IgnoreQuota bool `json:",omitempty"`
+	// Cancelling: an operator cancelled the queue; it refuses new recipients and closes once
+	// its open batches have. Carried across continue-as-new, so a cancel never turns into a
+	// pause when the run continues before its batches close.
+	Cancelling bool `json:",omitempty"`
 }
 
 // QuotaReading is one read of an account's monthly quota.
@@ -362,6 +369,9 @@ const (
 const (
 	versionQueue = "queue-v1"
 	versionBatch = "batch-v1"
+	// versionBatchUnits: a batch sends through send units on its account's task queue
+	// (one pace per deployment) instead of one activity on hubline-line.
+	versionBatchUnits = "batch-units"
 )
 
 // LineQueue gathers recipients of one account shard and sends them in LineBatch children.
@@ -386,7 +396,6 @@ type queueRun struct {
 	pendingBytes int
 	pendingIDs   map[string]bool
 	signals      int
-	cancelling   bool
 	// wake lets update handlers end the main loop's Select.
 	wake workflow.Channel
 
@@ -441,7 +450,7 @@ func (q *queueRun) status() QueueStatus {
 		Account: q.in.Account, Shard: q.in.Shard, Pending: len(st.Pending), PendingBytes: q.pendingBytes,
 		OpenBatches: len(st.Open), Accepted: st.Accepted, Sent: st.Sent, Failed: st.Failed, Expired: st.Expired,
 		Cancelled: st.Cancelled, Unknown: st.Unknown, Deduplicated: st.Deduplicated, Paused: st.Paused, PauseReason: st.PauseReason,
-		Cancelling: q.cancelling, Run: st.Runs,
+		Cancelling: q.st.Cancelling, Run: st.Runs,
 	}
 	for _, b := range st.Open {
 		if !b.Reported {
@@ -512,7 +521,7 @@ func (q *queueRun) setHandlers() error {
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, e EnqueueSignal) error {
 			// A refused update leaves no trace in the history: a full queue costs nothing.
 			switch {
-			case q.cancelling:
+			case q.st.Cancelling:
 				return temporal.NewApplicationError("the queue is being cancelled", ErrQueueCancelling)
 			case len(e.Items) == 0:
 				return temporal.NewApplicationError("no recipients", ErrQueueFull)
@@ -596,16 +605,16 @@ func (q *queueRun) run() (QueueStatus, error) {
 	fillDue := false
 	for {
 		drain()
-		if q.cancelling {
+		if q.st.Cancelling {
 			for len(q.st.Pending) > 0 {
 				q.startBatch(q.takeBatch(), true)
 			}
 		}
-		if q.st.QuotaCheck && !q.cancelling {
+		if q.st.QuotaCheck && !q.st.Cancelling {
 			q.checkQuota()
 			drain()
 		}
-		for !q.cancelling && !q.st.Paused && len(q.st.Pending) > 0 && q.sending() < q.o.MaxInFlight && len(q.st.Open) < q.o.MaxOpenBatches {
+		for !q.st.Cancelling && !q.st.Paused && len(q.st.Pending) > 0 && q.sending() < q.o.MaxInFlight && len(q.st.Open) < q.o.MaxOpenBatches {
 			if len(q.st.Pending) < q.o.BatchSize && q.sending() > 0 && !fillDue {
 				// Others are sending: let this batch fill up for a moment.
 				if fillTimer == nil {
@@ -617,7 +626,7 @@ func (q *queueRun) run() (QueueStatus, error) {
 			fillDue = false
 			q.maybeRecheckQuota()
 		}
-		if q.cancelling && len(q.st.Open) == 0 && len(q.st.Pending) == 0 {
+		if q.st.Cancelling && len(q.st.Open) == 0 && len(q.st.Pending) == 0 {
 			q.log.Info("queue cancelled")
 			return q.status(), nil
 		}
@@ -628,7 +637,7 @@ func (q *queueRun) run() (QueueStatus, error) {
 			continue // a signal arrived while settling: serve it first
 		}
 
-		idle := len(q.st.Pending) == 0 && len(q.st.Open) == 0 && !q.st.Paused && !q.cancelling
+		idle := len(q.st.Pending) == 0 && len(q.st.Open) == 0 && !q.st.Paused && !q.st.Cancelling
 		idleFired := false
 		sel := workflow.NewSelector(ctx)
 		for _, c := range order {
@@ -659,7 +668,7 @@ func (q *queueRun) run() (QueueStatus, error) {
 		sel.Select(ctx)
 		if idleFired {
 			drain()
-			if len(q.st.Pending) == 0 && len(q.st.Open) == 0 && !q.st.Paused && !q.cancelling {
+			if len(q.st.Pending) == 0 && len(q.st.Open) == 0 && !q.st.Paused && !q.st.Cancelling {
 				if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 					return QueueStatus{}, err
 				}
@@ -931,7 +940,7 @@ func (q *queueRun) onBlocked(id string) {
 	}
 	b.Blocked = true
 	q.st.Open[id] = b
-	if q.cancelling {
+	if q.st.Cancelling {
 		q.signalBatch(id, SignalCancel)
 		return
 	}
@@ -962,7 +971,7 @@ func (q *queueRun) resume(r ControlSignal) {
 }
 
 func (q *queueRun) cancel() {
-	q.cancelling = true
+	q.st.Cancelling = true
 	for _, id := range sortedKeys(q.st.Open) {
 		if q.st.Open[id].Blocked {
 			q.signalBatch(id, SignalCancel)
