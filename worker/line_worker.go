@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -36,14 +37,63 @@ func LineActivitiesPerSecond(acts *activities.Activities, accounts []int) float6
 	return r
 }
 
-// NewLine builds the worker of the rate-limited hubline-line task queue: it runs only the
-// LINE batch activity. accounts are the configured LINE account numbers.
-func NewLine(c client.Client, acts *activities.Activities, accounts []int, stopTimeout time.Duration) sdkworker.Worker {
+// SendUnitsPerSecond is the server-side rate of account n's send-unit task queue: its push
+// rate in send units (activities.SendUnitFor). Every worker polls with the same value, so
+// the server holds the channel to LINE_PUSH_RATE however many workers run.
+func SendUnitsPerSecond(acts *activities.Activities, account int) float64 {
+	r := activities.RateFor(acts.LinePushRate[account]).PushesPerSecond
+	return float64(r) / float64(activities.SendUnitFor(r))
+}
+
+// Line is the LINE senders: the hubline-line worker (batches started before batch-units)
+// and one worker per account on hubline-line-<n>.
+type Line []sdkworker.Worker
+
+// Start starts every sender, stopping the started ones if one fails.
+func (l Line) Start() error {
+	for i, w := range l {
+		if err := w.Start(); err != nil {
+			for _, s := range l[:i] {
+				s.Stop()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop stops every sender at once.
+func (l Line) Stop() {
+	var wg sync.WaitGroup
+	for _, w := range l {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.Stop()
+		}()
+	}
+	wg.Wait()
+}
+
+// NewLine builds the LINE senders. accounts are the configured LINE account numbers.
+func NewLine(c client.Client, acts *activities.Activities, accounts []int, stopTimeout time.Duration) Line {
 	w := sdkworker.New(c, workflows.LineTaskQueue, sdkworker.Options{
 		WorkerStopTimeout:                  stopTimeout,
 		TaskQueueActivitiesPerSecond:       LineActivitiesPerSecond(acts, accounts),
 		MaxConcurrentActivityExecutionSize: 64,
 	})
 	w.RegisterActivityWithOptions(acts.SendLineBatch, activity.RegisterOptions{Name: "SendLineBatch"})
-	return w
+	l := Line{w}
+	for _, n := range accounts {
+		u := sdkworker.New(c, workflows.LineAccountTaskQueue(n), sdkworker.Options{
+			WorkerStopTimeout:            stopTimeout,
+			TaskQueueActivitiesPerSecond: SendUnitsPerSecond(acts, n),
+			// Units in flight per process: enough to keep the pace when LINE answers slowly,
+			// while the per-process pacer still holds one process to the channel's rate.
+			MaxConcurrentActivityExecutionSize: 32,
+		})
+		u.RegisterActivityWithOptions(acts.SendLineBatch, activity.RegisterOptions{Name: "SendLineBatch"})
+		l = append(l, u)
+	}
+	return l
 }

@@ -35,12 +35,18 @@ func New(c client.Client, acts *activities.Activities, stopTimeout time.Duration
 	return w
 }
 
+// Runner is what Start runs: an SDK worker, or a group of them (Line).
+type Runner interface {
+	Start() error
+	Stop()
+}
+
 // Start starts the workers, stopping those already started if one fails. The returned stop
 // stops them all at once (each stops polling at once and waits up to its WorkerStopTimeout
 // for running activities), so a shutdown takes one timeout, not one per worker; it may be
 // called more than once.
-func Start(ws ...sdkworker.Worker) (stop func(), err error) {
-	var started []sdkworker.Worker
+func Start(ws ...Runner) (stop func(), err error) {
+	var started []Runner
 	stop = sync.OnceFunc(func() {
 		var wg sync.WaitGroup
 		for _, w := range started {

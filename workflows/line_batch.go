@@ -211,9 +211,10 @@ func lineBatchV1(ctx workflow.Context, in LineBatchInput) (LineBatchResult, erro
 }
 
 // sendBatch pushes the recipients at idx through SendLineBatch, fills their outputs and
-// returns those deferred by LINE's monthly limit.
+// returns those deferred by LINE's monthly limit. Since batch-units the pushes go out as
+// send units (1/20 s of the account's pace each) on the account's own task queue, all at
+// once: the server's rate limit on that queue, not this batch, sets the pace.
 func sendBatch(ctx workflow.Context, in LineBatchInput, items []QueueItem, idx []int, recovered bool, maybe map[int]bool, out []map[string]string) []int {
-	log := workflow.GetLogger(ctx)
 	pushes := make([]activities.BatchPush, len(idx))
 	latest := time.Time{}
 	for j, i := range idx {
@@ -237,8 +238,7 @@ func sendBatch(ctx workflow.Context, in LineBatchInput, items []QueueItem, idx [
 	if hb <= 0 {
 		hb = 10 * time.Second
 	}
-	var a *activities.Activities
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	opts := workflow.ActivityOptions{
 		TaskQueue:              LineTaskQueue,
 		ScheduleToCloseTimeout: window,
 		StartToCloseTimeout:    30 * time.Minute,
@@ -249,12 +249,40 @@ func sendBatch(ctx workflow.Context, in LineBatchInput, items []QueueItem, idx [
 			MaximumInterval:        time.Minute,
 			NonRetryableErrorTypes: []string{activities.ErrUnknownAccount},
 		},
-	})
+	}
+	var a *activities.Activities
+	unit := len(idx)
+	if workflow.GetVersion(ctx, versionBatchUnits, workflow.DefaultVersion, 1) >= 1 {
+		// The unit's size comes from the workers' LINE_PUSH_RATE, recorded here once.
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: time.Minute})
+		if err := workflow.ExecuteLocalActivity(lctx, a.LineSendUnit, in.Account).Get(ctx, &unit); err != nil || unit < 1 {
+			unit = activities.MaxSendUnitPushes
+		}
+		opts.TaskQueue = LineAccountTaskQueue(in.Account)
+	}
+	actx := workflow.WithActivityOptions(ctx, opts)
+	var futures []workflow.Future
+	for lo := 0; lo < len(idx); lo += unit {
+		hi := min(lo+unit, len(idx))
+		futures = append(futures, workflow.ExecuteActivity(actx, a.SendLineBatch, activities.LineBatchInput{Account: in.Account, Pushes: pushes[lo:hi]}))
+	}
+	var deferred []int
+	for u, f := range futures {
+		lo := u * unit
+		hi := min(lo+unit, len(idx))
+		deferred = append(deferred, settleUnit(ctx, f, items, idx[lo:hi], pushes[lo:hi], maybe, out)...)
+	}
+	return deferred
+}
+
+// settleUnit fills the outputs of one send activity's recipients and returns those
+// deferred by LINE's monthly limit.
+func settleUnit(ctx workflow.Context, f workflow.Future, items []QueueItem, idx []int, pushes []activities.BatchPush, maybe map[int]bool, out []map[string]string) []int {
 	var res activities.LineBatchOutput
-	err := workflow.ExecuteActivity(actx, a.SendLineBatch, activities.LineBatchInput{Account: in.Account, Pushes: pushes}).Get(ctx, &res)
+	err := f.Get(ctx, &res)
 	if err != nil {
 		// Out of time or unknown account: keep what the last heartbeat says was settled.
-		log.Error("LINE batch activity failed", "error", err)
+		workflow.GetLogger(ctx).Error("LINE batch activity failed", "error", err)
 		// Out of time: the last heartbeat; retries exhausted: the last attempt's own results.
 		var te *temporal.TimeoutError
 		var ae *temporal.ApplicationError

@@ -712,3 +712,61 @@ func TestLineBatchSendTimesOut(t *testing.T) {
 		})
 	}
 }
+
+// A batch larger than one send unit goes out as units (their size recorded from the
+// worker's push rate) on its account's task queue, all scheduled at once; each unit settles
+// its own recipients, so one unit failing for good changes nobody else's outcome.
+func TestLineBatchSendsInUnits(t *testing.T) {
+	h := newBatchHarness(t)
+	unit := activities.SendUnitFor(0) // the harness's worker has the default push rate
+	var mu sync.Mutex
+	queues := map[string]int{}
+	h.send = func(ctx context.Context, n int, in activities.LineBatchInput) (activities.LineBatchOutput, error) {
+		mu.Lock()
+		queues[activity.GetInfo(ctx).TaskQueue]++
+		mu.Unlock()
+		out := allSent(in, fmt.Sprintf("req-%d-", n))
+		if in.Pushes[0].RetryKey == workflows.RetryKey(fmt.Sprintf("u-%d", unit)) {
+			// The second unit: its first half sent, then LINE refuses the rest for good.
+			for i := len(in.Pushes) / 2; i < len(in.Pushes); i++ {
+				out.Results[i] = activities.BatchItemResult{}
+			}
+			return out, temporal.NewNonRetryableApplicationError("LINE refused", "LineBadRequest", nil, out)
+		}
+		return out, nil
+	}
+	deadline := time.Now().Add(time.Hour)
+	var items []workflows.QueueItem
+	n := 3*unit + unit/3
+	for i := 0; i < n; i++ {
+		items = append(items, queueItem(fmt.Sprintf("u-%d", i), deadline))
+	}
+	res := h.run(workflows.LineBatchInput{Items: items, Protocol: 1})
+
+	if len(h.sends) != 4 {
+		t.Fatalf("%d send activities, want 4 units", len(h.sends))
+	}
+	sizes := map[int]int{}
+	for _, s := range h.sends {
+		sizes[len(s.Pushes)]++
+	}
+	if sizes[unit] != 3 || sizes[unit/3] != 1 {
+		t.Errorf("unit sizes %v, want three of %d and one of %d", sizes, unit, unit/3)
+	}
+	if q := workflows.LineAccountTaskQueue(1); queues[q] != 4 || q != "hubline-line-1" {
+		t.Errorf("units ran on %v, want all 4 on hubline-line-1", queues)
+	}
+	for i, o := range res.OutputFields {
+		failed := i >= unit+unit/2 && i < 2*unit
+		switch {
+		case failed && o[workflows.FieldExecutionState] == workflows.StateSuccess:
+			t.Fatalf("recipient %d: sent, but its unit's LINE push was refused", i)
+		case !failed && o[workflows.FieldExecutionState] != workflows.StateSuccess:
+			t.Fatalf("recipient %d: %v, want sent", i, o)
+		}
+	}
+	wantCounts(t, h.done(), res.OutputFields)
+	if d, want := h.done(), n-(unit-unit/2); d.Sent != want {
+		t.Errorf("batch-done sent %d, want %d", d.Sent, want)
+	}
+}

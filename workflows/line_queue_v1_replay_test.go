@@ -17,14 +17,22 @@ import (
 )
 
 // TestReplayQueueV1 replays every LineQueue and LineBatch run recorded from the queue-v1
-// code (regenerate with HUBLINE_RECORD_HISTORIES=1 go test ./starter/ -run
-// TestQueueLifecycle). Files are named <workflowID>_<runID>.json: the workflows derive
-// child IDs from their own ID, so replay uses the recorded one. The recorded set must keep
-// covering each situation below, so a re-recording that loses one fails here.
+// code: testdata/queue_v1 before batch-units (one send activity per batch on hubline-line),
+// testdata/queue_units since (regenerate that one with HUBLINE_RECORD_HISTORIES=1 go test
+// ./starter/ -run TestQueueLifecycle). Files are named <workflowID>_<runID>.json: the
+// workflows derive child IDs from their own ID, so replay uses the recorded one. Each
+// recorded set must keep covering each situation below, so a re-recording that loses one
+// fails here.
 func TestReplayQueueV1(t *testing.T) {
-	files, err := filepath.Glob("testdata/queue_v1/*.json")
+	for _, dir := range []string{"queue_v1", "queue_units"} {
+		t.Run(dir, func(t *testing.T) { replayQueueDir(t, dir) })
+	}
+}
+
+func replayQueueDir(t *testing.T, dir string) {
+	files, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no recorded queue-v1 histories: %v", err)
+		t.Fatalf("no recorded histories in testdata/%s: %v", dir, err)
 	}
 	covered := map[string]bool{}
 	for _, file := range files {
@@ -53,12 +61,18 @@ func TestReplayQueueV1(t *testing.T) {
 			}
 		})
 	}
-	for _, want := range []string{
+	wants := []string{
 		"queue continued as new", "queue started with open batches", "queue started with pending",
 		"queue fill timer fired", "queue paused", "queue resumed", "queue cancelled", "queue idle completion",
 		"queue watched a batch", "queue started a recovery", "queue read the quota",
 		"batch blocked by monthly limit", "batch recovery", "batch expired item", "batch cancelled items", "batch failed items",
-	} {
+	}
+	if dir == "queue_units" {
+		wants = append(wants, "batch sent in units")
+	} else {
+		wants = append(wants, "batch sent on hubline-line")
+	}
+	for _, want := range wants {
 		if !covered[want] {
 			t.Errorf("no recorded history covers %q", want)
 		}
@@ -76,6 +90,14 @@ func features(h *historypb.History) map[string]bool {
 	for _, ev := range evs {
 		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
 			activities[ev.GetEventId()] = a.GetActivityType().GetName()
+			if a.GetActivityType().GetName() == "SendLineBatch" {
+				switch a.GetTaskQueue().GetName() {
+				case workflows.LineTaskQueue:
+					f["batch sent on hubline-line"] = true
+				case workflows.LineAccountTaskQueue(1):
+					f["batch sent in units"] = true
+				}
+			}
 		}
 	}
 	if queue {
