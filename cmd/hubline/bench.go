@@ -13,7 +13,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,7 +77,7 @@ type benchResult struct {
 	GOMAXPROCS           int     `json:"gomaxprocs"`
 }
 
-const benchUsage = "bench queue --recipients N [--hubspot-limit on|off] [--concurrency 64] [--shards 1] [--batch-size 200] [--timeout 30m]"
+const benchUsage = "bench queue --recipients N [--hubspot-limit on|off] [--concurrency 64] [--shards 1] [--batch-size 200] [--timeout 30m] [--cpuprofile DIR]"
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 1 && args[0] == "server" {
@@ -92,6 +94,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	shards := fs.Int("shards", 1, "queue shards (HUBLINE_QUEUE_SHARDS)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after")
 	batchSize := fs.Int("batch-size", 200, "recipients per LineBatch child (HUBLINE_QUEUE_BATCH_SIZE)")
+	profDir := fs.String("cpuprofile", "", "write CPU profiles of the server, worker and starter (server.pprof, worker.pprof, starter.pprof) to this directory")
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -157,17 +160,28 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"LINE_CHANNEL_ACCESS_TOKEN=" + benchLineToken, "LINE_API_BASE_URL=" + lineURL,
 		"HUBLINE_QUEUE_SHARDS=" + strconv.Itoa(*shards), "HUBLINE_QUEUE_BATCH_SIZE=" + strconv.Itoa(*batchSize),
 	}
-	server, err := spawn(ctx, exe, []string{"bench", "server"}, env, "temporal server ready")
+	profile := func(name string) []string {
+		if *profDir == "" {
+			return env
+		}
+		return append(slices.Clone(env), "HUBLINE_CPU_PROFILE="+filepath.Join(*profDir, name+".pprof"))
+	}
+	if *profDir != "" {
+		if err := os.MkdirAll(*profDir, 0o755); err != nil {
+			return err
+		}
+	}
+	server, err := spawn(ctx, exe, []string{"bench", "server"}, profile("server"), "temporal server ready")
 	if err != nil {
 		return err
 	}
 	defer server.stop()
-	workerProc, err := spawn(ctx, exe, []string{"worker"}, env, "worker polling")
+	workerProc, err := spawn(ctx, exe, []string{"worker"}, profile("worker"), "worker polling")
 	if err != nil {
 		return err
 	}
 	defer workerProc.stop()
-	starterProc, err := spawn(ctx, exe, []string{"starter"}, env, "starter listening")
+	starterProc, err := spawn(ctx, exe, []string{"starter"}, profile("starter"), "starter listening")
 	if err != nil {
 		return err
 	}

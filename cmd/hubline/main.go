@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/hubline/hubline/internal/config"
@@ -34,7 +35,8 @@ var commands = []command{
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := profiled(func() error { return run(ctx, os.Args[1:], os.Stdout, os.Stderr) })
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "hubline:", err)
 		if errors.Is(err, errUsage) {
 			os.Exit(2)
@@ -44,6 +46,26 @@ func main() {
 }
 
 var errUsage = errors.New("usage")
+
+// profiled runs f under a CPU profile when HUBLINE_CPU_PROFILE names a file (diagnostics,
+// e.g. for `hubline bench queue --cpuprofile`).
+func profiled(f func() error) error {
+	path := os.Getenv("HUBLINE_CPU_PROFILE")
+	if path == "" {
+		return f()
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("HUBLINE_CPU_PROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return fmt.Errorf("HUBLINE_CPU_PROFILE: %w", err)
+	}
+	err = f()
+	pprof.StopCPUProfile()
+	return errors.Join(err, out.Close())
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || isHelp(args[0]) {

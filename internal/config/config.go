@@ -40,6 +40,7 @@ var Settings = []Setting{
 	{"HUBLINE_INSECURE_SKIP_SIGNATURE", "false", []string{"starter"}, "true lets the starter run without HUBSPOT_CLIENT_SECRET (no signature checks). Never in production."},
 	{"HUBLINE_SHUTDOWN_TIMEOUT", "30s", []string{"dev", "worker", "starter", "codec"}, "How long shutdown waits for in-flight HTTP requests and running activities."},
 	{"HUBLINE_LOG_LEVEL", "info", []string{"dev", "worker", "starter", "codec"}, "debug, info, warn or error."},
+	{"HUBLINE_CPU_PROFILE", "", []string{"dev", "worker", "starter"}, "Diagnostics: write the process's CPU profile (for go tool pprof) to this file, from start until it exits. hubline bench queue --cpuprofile DIR sets it for each process it starts."},
 	{"HUBLINE_PAYLOAD_KEY", "", []string{"dev", "worker", "starter", "queue", "codec"}, "Base64 32-byte AES key (openssl rand -base64 32): encrypts workflow payloads (message texts, LINE user IDs, Send Data secrets) before they reach Temporal. Same key on every worker and starter; unset: payloads are stored in clear."},
 	{"HUBLINE_WORKER_HEALTH_ADDR", "", []string{"worker"}, "host:port where the worker serves GET /healthz (the process answers) and /readyz (Temporal reachable; 503 once shutdown began). Unset: no HTTP endpoint."},
 	{"HUBLINE_CODEC_ADDR", "127.0.0.1:8081", []string{"codec"}, "Where hubline codec listens. The operator's browser calls it (the Temporal UI's codec endpoint), so keep it as private as the UI."},
