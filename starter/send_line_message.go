@@ -170,7 +170,7 @@ func (s *Server) start(c *gin.Context, r *actionRequest, action, workflowType st
 	id := workflows.WorkflowID(r.CallbackID)
 	run, err := s.opts.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        id,
-		TaskQueue: workflows.TaskQueue,
+		TaskQueue: workflows.InteractiveTaskQueue,
 		// An open run of this callbackId is reused; a closed one is never run again.
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,

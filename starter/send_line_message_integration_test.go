@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	sdkworker "go.temporal.io/sdk/worker"
+
 	"github.com/hubline/hubline/internal/hubspotsandbox"
 	"github.com/hubline/hubline/internal/testenv"
+	"github.com/hubline/hubline/worker"
 	"github.com/hubline/hubline/workflows"
 )
 
@@ -261,5 +264,25 @@ func TestRedeliveryOfATerminatedRunFailsContinue(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if env.LINE.Requests() != 0 {
 		t.Fatal("a terminated execution was sent")
+	}
+}
+
+// Per-execution actions run on hubline-interactive alone: with only that task queue
+// polled (the queue's hubline as busy as a broadcast can make it, here not polled at all),
+// a Send LINE Message still completes.
+func TestActionsRunOnTheirOwnTaskQueue(t *testing.T) {
+	env := testenv.New(t, testenv.Options{NoWorker: true})
+	w := sdkworker.New(env.Client, workflows.InteractiveTaskQueue, sdkworker.Options{})
+	worker.Register(w)
+	w.RegisterActivity(env.Activities)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	if r := env.Post(route, hello("cb-own-queue")); r.Status != 200 || r.OutputFields["hs_execution_state"] != "BLOCK" {
+		t.Fatalf("answer: %d %s", r.Status, r.Raw)
+	}
+	if res := waitResult(t, env, "cb-own-queue"); res.OutputFields["hs_execution_state"] != "SUCCESS" {
+		t.Fatalf("result: %+v", res)
 	}
 }

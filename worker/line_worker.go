@@ -45,12 +45,15 @@ func SendUnitsPerSecond(acts *activities.Activities, account int) float64 {
 	return float64(r) / float64(activities.SendUnitFor(r))
 }
 
+// Group is several SDK workers started and stopped as one.
+type Group []sdkworker.Worker
+
 // Line is the LINE senders: the hubline-line worker (batches started before batch-units)
 // and one worker per account on hubline-line-<n>.
-type Line []sdkworker.Worker
+type Line = Group
 
-// Start starts every sender, stopping the started ones if one fails.
-func (l Line) Start() error {
+// Start starts every worker, stopping the started ones if one fails.
+func (l Group) Start() error {
 	for i, w := range l {
 		if err := w.Start(); err != nil {
 			for _, s := range l[:i] {
@@ -62,8 +65,8 @@ func (l Line) Start() error {
 	return nil
 }
 
-// Stop stops every sender at once.
-func (l Line) Stop() {
+// Stop stops every worker at once.
+func (l Group) Stop() {
 	var wg sync.WaitGroup
 	for _, w := range l {
 		wg.Add(1)

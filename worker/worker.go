@@ -22,17 +22,24 @@ func Register(r sdkworker.WorkflowRegistry) {
 	registerQueue(r)
 }
 
-// New builds the worker. stopTimeout is how long Stop lets running activities finish.
-func New(c client.Client, acts *activities.Activities, stopTimeout time.Duration) sdkworker.Worker {
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
-		WorkerStopTimeout: stopTimeout,
-		// A panicking workflow task is retried after a fix is deployed instead of failing
-		// the execution: no HubSpot action is lost to a bug.
-		WorkflowPanicPolicy: sdkworker.BlockWorkflow,
-	})
-	Register(w)
-	w.RegisterActivity(acts)
-	return w
+// New builds the workers of the hubline and hubline-interactive task queues: the same
+// workflows and activities, with their own task slots, so a broadcast's queue work on
+// hubline never delays a per-execution action (v1, v2, Send Data) on hubline-interactive.
+// stopTimeout is how long Stop lets running activities finish.
+func New(c client.Client, acts *activities.Activities, stopTimeout time.Duration) Group {
+	var g Group
+	for _, tq := range []string{workflows.TaskQueue, workflows.InteractiveTaskQueue} {
+		w := sdkworker.New(c, tq, sdkworker.Options{
+			WorkerStopTimeout: stopTimeout,
+			// A panicking workflow task is retried after a fix is deployed instead of failing
+			// the execution: no HubSpot action is lost to a bug.
+			WorkflowPanicPolicy: sdkworker.BlockWorkflow,
+		})
+		Register(w)
+		w.RegisterActivity(acts)
+		g = append(g, w)
+	}
+	return g
 }
 
 // Runner is what Start runs: an SDK worker, or a group of them (Line).

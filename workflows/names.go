@@ -7,8 +7,13 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
-// TaskQueue is where the starter sends workflows and the worker polls. Part of the contract.
+// TaskQueue is where the starter sends the queue's workflows (and, before
+// hubline-interactive, every workflow) and the worker polls. Part of the contract.
 const TaskQueue = "hubline"
+
+// InteractiveTaskQueue is where the starter sends per-execution actions (v1, v2, Send
+// Data): their own task slots, so a broadcast never delays them.
+const InteractiveTaskQueue = "hubline-interactive"
 
 // Workflow type names (contract: other tools filter on them).
 const (

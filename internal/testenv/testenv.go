@@ -19,7 +19,6 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
@@ -77,7 +76,7 @@ type Env struct {
 	Activities *activities.Activities
 	Starter    *httptest.Server
 	Logger     *zap.Logger
-	worker     sdkworker.Worker
+	worker     worker.Group
 	now        func() time.Time
 }
 
