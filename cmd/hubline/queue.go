@@ -30,6 +30,7 @@ type argCommand struct {
 var argCommands = map[string]argCommand{
 	"queue": {"operate Send LINE Message by Queue: queue pause|resume|cancel|status [--account N], queue find [--account N] <callbackId|objectId>", runQueue},
 	"bench": {"benchmark: " + benchUsage, runBench},
+	"chaos": {"fault suite (kills, LINE and HubSpot faults, redeliveries; counts every recipient): " + chaosUsage, runChaos},
 }
 
 const queueHelp = `hubline queue: operate the Send LINE Message by Queue workflows of one LINE account.

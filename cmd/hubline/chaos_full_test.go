@@ -1,0 +1,5 @@
+//go:build hubline_faults
+
+package main
+
+func init() { chaosFull = true }
