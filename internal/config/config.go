@@ -54,6 +54,7 @@ var Settings = []Setting{
 	{"HUBSPOT_RATE_LIMIT", "110", []string{"dev", "worker"}, "HubSpot API requests per 10 seconds per portal that this worker paces to (HubSpot allows OAuth apps 110; private apps 100-190). The worker also slows to a lower limit HubSpot announces in its rate-limit headers. Divide it among workers that share a portal."},
 	{"HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID", "", []string{"dev", "worker"}, "Timeline event template for delivery history; unset: no timeline writes. Needs an OAuth token."},
 	{"LINE_CHANNEL_ACCESS_TOKEN", "", []string{"dev", "worker", "starter"}, "LINE channel access token of account 1; _2, _3, ... add accounts. The starter only reads which accounts exist. Unset in dev: the LINE sandbox is used."},
+	{"LINE_CHANNEL_PORTAL", "", []string{"dev", "worker", "starter"}, "HubSpot portal ID that owns LINE account 1: only that portal's actions may send through it or list it; _2, _3, ... per account. Unset: any portal may use the account (single-tenant). Stored accounts belong to the portal that added them."},
 	{"LINE_CUSTOM_AGGREGATION_UNITS", "false", []string{"dev", "starter"}, "true for accounts LINE approved for unit-based statistics (analytics tag sent as customAggregationUnits); _2, _3, ... per account."},
 	{"LINE_API_BASE_URL", "https://api.line.me", []string{"dev", "worker"}, "LINE Messaging API base URL."},
 	{"HUBSPOT_LINE_USER_ID_PROPERTY", "line_user_id", []string{"dev", "starter"}, "Contact property holding account 1's LINE user ID for Send LINE Message (v2); _2, _3, ... per account (default line_user_id_<n>)."},
@@ -71,6 +72,9 @@ type LineAccount struct {
 	Number           int
 	Token            string
 	AggregationUnits bool
+	// PortalID is LINE_CHANNEL_PORTAL(_n): the only HubSpot portal that may use the account;
+	// 0 lets any portal use it.
+	PortalID int64
 }
 
 // Config is the parsed environment.
@@ -102,6 +106,7 @@ type Config struct {
 	LineAPIBaseURL             string
 	LineAccounts               map[int]LineAccount
 	lineAggregationUnitsByAcct map[int]bool
+	linePortals                map[int]int64
 
 	// LineUserIDProperties maps account numbers to HUBSPOT_LINE_USER_ID_PROPERTY(_n) values
 	// that were set; see LineUserIDProperty for the defaults.
@@ -251,6 +256,22 @@ func Load(environ []string) (*Config, error) {
 		}
 	}
 	c.lineAggregationUnitsByAcct = units
+	c.linePortals = map[int]int64{}
+	for k, v := range env {
+		n, ok := numbered(k, "LINE_CHANNEL_PORTAL")
+		if !ok || strings.TrimSpace(v) == "" {
+			continue
+		}
+		p, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch {
+		case n == 0:
+			errs = append(errs, fmt.Errorf("%s: account numbers start at 2 for numbered variables", k))
+		case err != nil || p < 1:
+			errs = append(errs, fmt.Errorf("%s=%q: want a HubSpot portal ID (a positive whole number)", k, strings.TrimSpace(v)))
+		default:
+			c.linePortals[n] = p
+		}
+	}
 
 	c.LineUserIDProperties = map[int]string{}
 	for k, v := range env {
@@ -276,16 +297,21 @@ func Load(environ []string) (*Config, error) {
 	errs = append(errs, c.loadQueue(env, get)...)
 	for n, a := range c.LineAccounts {
 		a.AggregationUnits = units[n]
+		a.PortalID = c.linePortals[n]
 		c.LineAccounts[n] = a
 	}
 	return c, errors.Join(errs...)
 }
 
 // AddLineAccount registers an account (used by dev to point at the LINE sandbox), keeping
-// the unit-statistics setting read from the environment.
+// the unit-statistics and portal settings read from the environment.
 func (c *Config) AddLineAccount(n int, token string) {
-	c.LineAccounts[n] = LineAccount{Number: n, Token: token, AggregationUnits: c.lineAggregationUnitsByAcct[n]}
+	c.LineAccounts[n] = LineAccount{Number: n, Token: token, AggregationUnits: c.lineAggregationUnitsByAcct[n], PortalID: c.linePortals[n]}
 }
+
+// AggregationUnits is LINE_CUSTOM_AGGREGATION_UNITS(_n) for account n, also for accounts
+// that are not environment accounts (stored ones).
+func (c *Config) AggregationUnits(n int) bool { return c.lineAggregationUnitsByAcct[n] }
 
 // AccountNumbers lists configured accounts in order.
 func (c *Config) AccountNumbers() []int {
