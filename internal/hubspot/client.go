@@ -149,10 +149,13 @@ func (o *oauthRefresher) invalidate(tok string) {
 
 // Options configures a Client.
 type Options struct {
-	BaseURL    string // default https://api.hubapi.com
-	Tokens     TokenSource
-	HTTPClient *http.Client // default: 30 s timeout
-	Logger     *zap.Logger
+	BaseURL string // default https://api.hubapi.com
+	Tokens  TokenSource
+	// PortalTokens, when set, supplies each portal's own token (multi-portal mode) and
+	// takes precedence over Tokens.
+	PortalTokens PortalTokenSource
+	HTTPClient   *http.Client // default: 30 s timeout
+	Logger       *zap.Logger
 	// RequestsPerInterval per Interval is the per-portal budget we pace to
 	// (default 100 per 10 s, HubSpot's smallest ten-secondly limit).
 	RequestsPerInterval int
@@ -163,6 +166,7 @@ type Options struct {
 type Client struct {
 	base     string
 	tokens   TokenSource
+	portals  PortalTokenSource
 	hc       *http.Client
 	log      *zap.Logger
 	rate     int
@@ -175,7 +179,7 @@ type Client struct {
 // NewClient builds a Client, filling in defaults.
 func NewClient(o Options) *Client {
 	c := &Client{
-		base: strings.TrimRight(o.BaseURL, "/"), tokens: o.Tokens, hc: o.HTTPClient, log: o.Logger,
+		base: strings.TrimRight(o.BaseURL, "/"), tokens: o.Tokens, portals: o.PortalTokens, hc: o.HTTPClient, log: o.Logger,
 		rate: o.RequestsPerInterval, interval: o.Interval, limiters: map[int64]*portalLimiter{},
 	}
 	if c.base == "" {
@@ -221,13 +225,12 @@ func (c *Client) do(ctx context.Context, portalID int64, op, method, path string
 		}
 		return nil, fmt.Errorf("hubspot %s: waiting for rate limiter: %w", op, err)
 	}
-	if c.tokens == nil {
-		return nil, fmt.Errorf("hubspot %s: no token source configured", op)
-	}
-	tok, err := c.tokens.Token(ctx)
+	tok, err := c.token(ctx, portalID)
 	if err != nil {
 		return nil, fmt.Errorf("hubspot %s: getting access token: %w", op, err)
 	}
+	retried := false
+retry:
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(payload))
 	if err != nil {
 		return nil, fmt.Errorf("hubspot %s: %w", op, err)
@@ -281,11 +284,31 @@ func (c *Client) do(ctx context.Context, portalID int64, op, method, path string
 		log.Warn("hubspot rate limit hit; holding portal", zap.String("policy", ae.PolicyName), zap.Duration("retry_after", ae.RetryAfter))
 		return nil, ae
 	case http.StatusUnauthorized:
-		if inv, ok := c.tokens.(invalidator); ok {
+		if inv, ok := c.tokens.(invalidator); ok && c.portals == nil {
 			inv.invalidate(tok)
+		}
+		// A portal's token may have been revoked or replaced by a reinstall: drop it and try
+		// once more with whatever the source holds now.
+		if rj, ok := c.portals.(TokenRejecter); ok && !retried {
+			rj.TokenRejected(portalID, tok)
+			if next, err := c.token(ctx, portalID); err == nil && next != tok {
+				tok, retried = next, true
+				goto retry
+			}
 		}
 	}
 	return &response{status: resp.StatusCode, body: body}, nil
+}
+
+// token returns the bearer token for portalID: the portal's own in multi-portal mode.
+func (c *Client) token(ctx context.Context, portalID int64) (string, error) {
+	if c.portals != nil {
+		return c.portals.PortalToken(ctx, portalID)
+	}
+	if c.tokens == nil {
+		return "", errors.New("no token source configured")
+	}
+	return c.tokens.Token(ctx)
 }
 
 func drainClose(rc io.ReadCloser) {

@@ -34,6 +34,8 @@ type Options struct {
 	// PrivateAppToken makes timeline creation answer 403, as HubSpot does
 	// for private-app tokens.
 	PrivateAppToken bool
+	// OAuth makes the sandbox an OAuth app's HubSpot (see oauth.go).
+	OAuth OAuthOptions
 }
 
 // Callback is a completed workflow action callback.
@@ -67,8 +69,9 @@ type contact struct {
 // Server is the fake API. It implements http.Handler and is safe for
 // concurrent use.
 type Server struct {
-	opts Options
-	mux  *http.ServeMux
+	opts  Options
+	mux   *http.ServeMux
+	oauth *oauthServer
 
 	mu          sync.Mutex
 	callbacks   []Callback
@@ -99,6 +102,7 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("POST /crm/v3/timeline/events/batch/create", s.createEvents)
 	s.mux.HandleFunc("GET /crm/v3/objects/contacts/{id}", s.getContact)
 	s.mux.HandleFunc("POST /crm/v3/objects/contacts/batch/read", s.readContacts)
+	s.oauth = newOAuthServer(o.OAuth)
 	return s
 }
 
@@ -106,6 +110,10 @@ func New(o Options) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/sandbox" {
 		s.dump(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/oauth/") {
+		s.oauth.ServeHTTP(w, r) // OAuth endpoints take client credentials, not bearer tokens
 		return
 	}
 	s.mu.Lock()
@@ -142,6 +150,9 @@ func (s *Server) authorized(r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || strings.TrimSpace(tok) == "" {
 		return false
+	}
+	if known, valid := s.oauth.check(tok, r); known {
+		return valid
 	}
 	return s.opts.AccessToken == "" || tok == s.opts.AccessToken
 }
