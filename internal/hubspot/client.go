@@ -154,8 +154,11 @@ type Options struct {
 	// PortalTokens, when set, supplies each portal's own token (multi-portal mode) and
 	// takes precedence over Tokens.
 	PortalTokens PortalTokenSource
-	HTTPClient   *http.Client // default: 30 s timeout
-	Logger       *zap.Logger
+	// Allowed, when set, refuses calls for other portals with ErrNotConnected
+	// (HUBLINE_ALLOWED_PORTALS), whatever the token source.
+	Allowed    func(portalID int64) bool
+	HTTPClient *http.Client // default: 30 s timeout
+	Logger     *zap.Logger
 	// RequestsPerInterval per Interval is the per-portal budget we pace to
 	// (default 100 per 10 s, HubSpot's smallest ten-secondly limit).
 	RequestsPerInterval int
@@ -167,6 +170,7 @@ type Client struct {
 	base     string
 	tokens   TokenSource
 	portals  PortalTokenSource
+	allowed  func(int64) bool
 	hc       *http.Client
 	log      *zap.Logger
 	rate     int
@@ -179,7 +183,7 @@ type Client struct {
 // NewClient builds a Client, filling in defaults.
 func NewClient(o Options) *Client {
 	c := &Client{
-		base: strings.TrimRight(o.BaseURL, "/"), tokens: o.Tokens, portals: o.PortalTokens, hc: o.HTTPClient, log: o.Logger,
+		base: strings.TrimRight(o.BaseURL, "/"), tokens: o.Tokens, portals: o.PortalTokens, allowed: o.Allowed, hc: o.HTTPClient, log: o.Logger,
 		rate: o.RequestsPerInterval, interval: o.Interval, limiters: map[int64]*portalLimiter{},
 	}
 	if c.base == "" {
@@ -302,6 +306,9 @@ retry:
 
 // token returns the bearer token for portalID: the portal's own in multi-portal mode.
 func (c *Client) token(ctx context.Context, portalID int64) (string, error) {
+	if c.allowed != nil && !c.allowed(portalID) {
+		return "", fmt.Errorf("%w: portal %d is not in HUBLINE_ALLOWED_PORTALS", ErrNotConnected, portalID)
+	}
 	if c.portals != nil {
 		return c.portals.PortalToken(ctx, portalID)
 	}
