@@ -46,11 +46,14 @@ var Settings = []Setting{
 	{"HUBLINE_CODEC_ADDR", "127.0.0.1:8081", []string{"codec"}, "Where hubline codec listens. The operator's browser calls it (the Temporal UI's codec endpoint), so keep it as private as the UI."},
 	{"HUBLINE_CODEC_UI_ORIGIN", "http://127.0.0.1:8233", []string{"codec"}, "Origin (scheme://host[:port]) of the Temporal UI whose pages may call hubline codec (CORS)."},
 	{"HUBLINE_CODEC_TOKEN", "", []string{"codec"}, "When set, hubline codec answers only requests with Authorization: Bearer <token> (temporal CLI: --codec-auth). The Temporal UI cannot send a fixed token: for the UI leave it unset and restrict who reaches the address."},
-	{"HUBSPOT_CLIENT_SECRET", "", []string{"dev", "starter", "worker"}, "HubSpot app client secret: verifies request signatures (v3, else v2); the worker uses it to refresh OAuth tokens."},
-	{"HUBSPOT_ACCESS_TOKEN", "", []string{"dev", "worker"}, "HubSpot access token (OAuth or private app) for callbacks and timeline events. Unset in dev: the HubSpot sandbox is used."},
-	{"HUBSPOT_CLIENT_ID", "", []string{"dev", "worker"}, "With HUBSPOT_REFRESH_TOKEN: refresh OAuth access tokens (they expire after 30 minutes) instead of using HUBSPOT_ACCESS_TOKEN."},
-	{"HUBSPOT_REFRESH_TOKEN", "", []string{"dev", "worker"}, "OAuth refresh token (with HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET)."},
-	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", []string{"dev", "worker"}, "HubSpot API base URL."},
+	{"HUBSPOT_CLIENT_SECRET", "", []string{"dev", "starter", "worker"}, "HubSpot app client secret: verifies request signatures (v3, else v2), signs OAuth install states, exchanges install codes and refreshes OAuth tokens."},
+	{"HUBSPOT_ACCESS_TOKEN", "", []string{"dev", "worker", "starter"}, "Single-portal mode: HubSpot access token (OAuth or private app) for callbacks and timeline events; the starter reads only whether it is set. Setting it with HUBSPOT_CLIENT_ID stops start-up. Unset in dev: the HubSpot sandbox is used."},
+	{"HUBSPOT_CLIENT_ID", "", []string{"dev", "worker", "starter"}, "HubSpot app client ID. With HUBSPOT_CLIENT_SECRET and neither HUBSPOT_ACCESS_TOKEN nor HUBSPOT_REFRESH_TOKEN: multi-portal mode (portals install hubline at /oauth/install; their tokens are kept in the database). With HUBSPOT_REFRESH_TOKEN: single-portal mode refreshing that token."},
+	{"HUBSPOT_REFRESH_TOKEN", "", []string{"dev", "worker", "starter"}, "Single-portal mode: OAuth refresh token (with HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET); access tokens expire after 30 minutes and are refreshed with it. The starter reads only whether it is set."},
+	{"HUBSPOT_SCOPES", "automation oauth crm.objects.contacts.read crm.objects.contacts.write crm.schemas.contacts.write timeline", []string{"dev", "starter"}, "Multi-portal mode: space-separated OAuth scopes /oauth/install asks for, all as required scopes (scope=); they must match the required scopes in the app's auth settings."},
+	{"HUBSPOT_AUTHORIZE_URL", "https://app.hubspot.com/oauth/authorize", []string{"dev", "starter"}, "Multi-portal mode: HubSpot's install (authorize) page that /oauth/install redirects to. dev points it at the HubSpot sandbox's stand-in page."},
+	{"HUBLINE_ALLOWED_PORTALS", "", []string{"dev", "starter", "worker"}, "Comma-separated HubSpot portal IDs that may use this deployment (install it, and run its actions); others get hubspot_not_connected. Unset: any portal. In single-portal mode set it to your portal."},
+	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", []string{"dev", "worker", "starter"}, "HubSpot API base URL (the starter uses it to exchange install codes)."},
 	{"HUBSPOT_RATE_LIMIT", "110", []string{"dev", "worker"}, "HubSpot API requests per 10 seconds per portal that this worker paces to (HubSpot allows OAuth apps 110; private apps 100-190). The worker also slows to a lower limit HubSpot announces in its rate-limit headers. Divide it among workers that share a portal."},
 	{"HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID", "", []string{"dev", "worker"}, "Timeline event template for delivery history; unset: no timeline writes. Needs an OAuth token."},
 	{"LINE_CHANNEL_ACCESS_TOKEN", "", []string{"dev", "worker", "starter"}, "LINE channel access token of account 1; _2, _3, ... add accounts. The starter only reads which accounts exist. Unset in dev: the LINE sandbox is used."},
@@ -60,6 +63,7 @@ var Settings = []Setting{
 	{"HUBSPOT_LINE_USER_ID_PROPERTY", "line_user_id", []string{"dev", "starter"}, "Contact property holding account 1's LINE user ID for Send LINE Message (v2); _2, _3, ... per account (default line_user_id_<n>)."},
 	{"HUBLINE_SEND_DATA_ALLOW", "", []string{"dev", "worker", "starter"}, "Send Data: comma-separated host names or CIDR ranges exempt from the private-address guard (e.g. localhost,127.0.0.1/32 for local receivers)."},
 	{"HUBLINE_SEND_DATA_MAX_ATTEMPTS", "10", []string{"dev", "starter"}, "Send Data: attempts per execution for connection errors, timeouts, 5xx and 429 (at least 1)."},
+	{"HUBLINE_SEND_DATA_MAX_BYTES", "1048576", []string{"dev", "starter"}, "Send Data: most bytes the data may have once its contact tokens render (1 to 1048576); rendering stops there and the action ends FAIL_CONTINUE data_too_large."},
 	{"LINE_PUSH_RATE", "1500", []string{"dev", "worker"}, "Send LINE Message by Queue: pushes per second for account 1 for the whole deployment (LINE allows 2,000); _2, _3, ... per account. Set the same value on every worker: the server holds account n's send-unit task queue hubline-line-<n> to it, however many workers poll."},
 	{"HUBLINE_QUEUE_SHARDS", "1", []string{"dev", "starter", "queue"}, "Send LINE Message by Queue: queue workflows per LINE account (line-queue-<account>-<shard>). One queue takes an account's whole LINE rate, and each update it admits costs the Temporal server about the same whatever its size, so more shards only mean smaller, costlier updates (see docs/queue.md). Keep it the same on every starter and for hubline queue; deployments that ran with the former default keep 4 by setting it."},
 	{"HUBLINE_QUEUE_BACKLOG", "2500", []string{"dev", "starter", "queue"}, "Send LINE Message by Queue: recipients (and at most 1 MiB of them) a shard may hold waiting for a batch, not counting those already sending; the queue workflow refuses the rest and the starter answers 429 with Retry-After. Applies to queues started afterwards."},
@@ -114,9 +118,16 @@ type Config struct {
 	// SendDataAllow is HUBLINE_SEND_DATA_ALLOW as given (validated by Load).
 	SendDataAllow       string
 	SendDataMaxAttempts int
+	SendDataMaxBytes    int
 
 	// Queue holds the Send LINE Message by Queue settings.
 	Queue QueueConfig
+
+	// HubSpotScopes is HUBSPOT_SCOPES split; HubSpotAuthorizeURL the install page.
+	HubSpotScopes       []string
+	HubSpotAuthorizeURL string
+	// AllowedPortals is HUBLINE_ALLOWED_PORTALS; nil means every portal.
+	AllowedPortals map[int64]bool
 }
 
 // LineUserIDProperty is the contact property holding account n's LINE user ID.
@@ -231,9 +242,7 @@ func Load(environ []string) (*Config, error) {
 	if c.HubSpotRateLimit, err = strconv.Atoi(get("HUBSPOT_RATE_LIMIT")); err != nil || c.HubSpotRateLimit < 1 {
 		errs = append(errs, fmt.Errorf("HUBSPOT_RATE_LIMIT=%q: want a whole number of requests per 10 seconds, at least 1", get("HUBSPOT_RATE_LIMIT")))
 	}
-	if (c.HubSpotClientID == "") != (c.HubSpotRefreshToken == "") {
-		errs = append(errs, errors.New("HUBSPOT_CLIENT_ID and HUBSPOT_REFRESH_TOKEN go together: set both or neither"))
-	}
+	errs = append(errs, c.loadHubSpotApp(get)...)
 
 	// Accounts: LINE_CHANNEL_ACCESS_TOKEN is account 1, LINE_CHANNEL_ACCESS_TOKEN_<n> account n.
 	units := map[int]bool{}
@@ -294,6 +303,11 @@ func Load(environ []string) (*Config, error) {
 	if c.SendDataMaxAttempts, err = strconv.Atoi(get("HUBLINE_SEND_DATA_MAX_ATTEMPTS")); err != nil || c.SendDataMaxAttempts < 1 || c.SendDataMaxAttempts > 1000 {
 		errs = append(errs, fmt.Errorf("HUBLINE_SEND_DATA_MAX_ATTEMPTS=%q: want a whole number from 1 to 1000", get("HUBLINE_SEND_DATA_MAX_ATTEMPTS")))
 	}
+	// At most 1 MiB: the rendered body travels base64-encoded in the workflow input, and
+	// Temporal refuses payloads over 2 MB.
+	if c.SendDataMaxBytes, err = strconv.Atoi(get("HUBLINE_SEND_DATA_MAX_BYTES")); err != nil || c.SendDataMaxBytes < 1 || c.SendDataMaxBytes > 1<<20 {
+		errs = append(errs, fmt.Errorf("HUBLINE_SEND_DATA_MAX_BYTES=%q: want a whole number from 1 to 1048576", get("HUBLINE_SEND_DATA_MAX_BYTES")))
+	}
 	errs = append(errs, c.loadQueue(env, get)...)
 	for n, a := range c.LineAccounts {
 		a.AggregationUnits = units[n]
@@ -301,6 +315,58 @@ func Load(environ []string) (*Config, error) {
 		c.LineAccounts[n] = a
 	}
 	return c, errors.Join(errs...)
+}
+
+// MultiPortal reports multi-portal mode: an app's client ID and secret, and no
+// single-portal token. Portals then install hubline through /oauth/install.
+func (c *Config) MultiPortal() bool {
+	return c.HubSpotClientID != "" && c.HubSpotClientSecret != "" && c.HubSpotAccessToken == "" && c.HubSpotRefreshToken == ""
+}
+
+// PortalAllowed reports whether HUBLINE_ALLOWED_PORTALS lets portalID use this deployment.
+func (c *Config) PortalAllowed(portalID int64) bool {
+	return c.AllowedPortals == nil || c.AllowedPortals[portalID]
+}
+
+// loadHubSpotApp reads the HubSpot mode and install settings. The modes: HUBSPOT_ACCESS_TOKEN
+// (single portal, fixed token); HUBSPOT_CLIENT_ID + HUBSPOT_CLIENT_SECRET +
+// HUBSPOT_REFRESH_TOKEN (single portal, refreshed token); HUBSPOT_CLIENT_ID +
+// HUBSPOT_CLIENT_SECRET alone (multi-portal). An access token next to a client ID mixes
+// two modes and stops start-up.
+func (c *Config) loadHubSpotApp(get func(string) string) []error {
+	var errs []error
+	switch {
+	case c.HubSpotAccessToken != "" && c.HubSpotClientID != "":
+		errs = append(errs, errors.New("HUBSPOT_ACCESS_TOKEN and HUBSPOT_CLIENT_ID are both set, which mixes two modes: "+
+			"HUBSPOT_ACCESS_TOKEN alone is single-portal mode; HUBSPOT_CLIENT_ID with HUBSPOT_CLIENT_SECRET is multi-portal mode "+
+			"(or, with HUBSPOT_REFRESH_TOKEN, single-portal refresh mode). Unset the one you do not use"))
+	case c.HubSpotRefreshToken != "" && c.HubSpotClientID == "":
+		errs = append(errs, errors.New("HUBSPOT_REFRESH_TOKEN needs HUBSPOT_CLIENT_ID (and HUBSPOT_CLIENT_SECRET) to refresh access tokens"))
+	case c.HubSpotClientID != "" && c.HubSpotClientSecret == "":
+		errs = append(errs, errors.New("HUBSPOT_CLIENT_ID needs HUBSPOT_CLIENT_SECRET: multi-portal mode (or, with HUBSPOT_REFRESH_TOKEN, single-portal refresh mode) uses both"))
+	}
+	c.HubSpotScopes = strings.Fields(get("HUBSPOT_SCOPES"))
+	for _, sc := range c.HubSpotScopes {
+		if strings.Trim(strings.ToLower(sc), "abcdefghijklmnopqrstuvwxyz0123456789._-") != "" {
+			errs = append(errs, fmt.Errorf("HUBSPOT_SCOPES: %q is not a HubSpot scope name (letters, digits, . _ -; separate scopes with spaces)", sc))
+		}
+	}
+	c.HubSpotAuthorizeURL = get("HUBSPOT_AUTHORIZE_URL")
+	if p, err := url.Parse(c.HubSpotAuthorizeURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		errs = append(errs, fmt.Errorf("HUBSPOT_AUTHORIZE_URL=%q: want an http(s) URL such as https://app.hubspot.com/oauth/authorize", c.HubSpotAuthorizeURL))
+	}
+	if v := get("HUBLINE_ALLOWED_PORTALS"); v != "" {
+		c.AllowedPortals = map[int64]bool{}
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil || n <= 0 {
+				errs = append(errs, fmt.Errorf("HUBLINE_ALLOWED_PORTALS=%q: want comma-separated HubSpot portal IDs such as 102670506,20001", v))
+				break
+			}
+			c.AllowedPortals[n] = true
+		}
+	}
+	return errs
 }
 
 // AddLineAccount registers an account (used by dev to point at the LINE sandbox), keeping

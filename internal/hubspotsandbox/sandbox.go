@@ -36,6 +36,9 @@ type Options struct {
 	PrivateAppToken bool
 	// OAuth makes the sandbox an OAuth app's HubSpot (see oauth.go).
 	OAuth OAuthOptions
+	// NoteSearchLag is how long a new note stays invisible to the notes search, as
+	// HubSpot's eventually consistent index does (0: found at once).
+	NoteSearchLag time.Duration
 }
 
 // Callback is a completed workflow action callback.
@@ -84,6 +87,8 @@ type Server struct {
 	window      []time.Time // accepted requests inside the rolling window
 	requests    int
 	rateLimited int
+
+	notes noteStore // notes.go
 }
 
 // New returns a Server with no data.
@@ -102,6 +107,9 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("POST /crm/v3/timeline/events/batch/create", s.createEvents)
 	s.mux.HandleFunc("GET /crm/v3/objects/contacts/{id}", s.getContact)
 	s.mux.HandleFunc("POST /crm/v3/objects/contacts/batch/read", s.readContacts)
+	s.mux.HandleFunc("POST /crm/v3/objects/notes", s.createNote)
+	s.mux.HandleFunc("POST /crm/v3/objects/notes/batch/create", s.createNotes)
+	s.mux.HandleFunc("POST /crm/v3/objects/notes/search", s.searchNotes)
 	s.oauth = newOAuthServer(o.OAuth)
 	return s
 }
@@ -109,7 +117,7 @@ func New(o Options) *Server {
 // ServeHTTP applies auth, injected failures and the rate limit, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/sandbox" {
-		s.dump(w, r)
+		s.sandboxPage(w, r) // page.go; ?format=json is the dump
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/oauth/") {
@@ -677,6 +685,9 @@ func (s *Server) dump(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"callbacks":      s.Callbacks(),
 		"timelineEvents": s.TimelineEvents(),
+		"notes":          s.Notes(),
+		"contacts":       s.Contacts(),
+		"portals":        s.ConnectedPortals(),
 		"requests":       s.Requests(),
 		"rateLimited":    s.RateLimited(),
 	})
