@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,9 +30,20 @@ const (
 	HeaderTimestamp        = "X-HubSpot-Request-Timestamp"
 )
 
+// Codes of the HTTP error answered for a refused signature (401).
+const (
+	// CodeInvalidSignature: missing, malformed, wrong or expired.
+	CodeInvalidSignature = "invalid_signature"
+	// CodeSignatureVersionRefused: signed with a version this deployment refuses (v1, or v2
+	// under HUBLINE_REQUIRE_SIGNATURE_V3).
+	CodeSignatureVersionRefused = "signature_version_refused"
+)
+
 // SignatureError reports why a request signature was rejected. The reason
 // never contains the secret or the expected signature.
 type SignatureError struct {
+	// Code is CodeInvalidSignature or CodeSignatureVersionRefused.
+	Code   string
 	Reason string
 }
 
@@ -39,7 +51,27 @@ func (e *SignatureError) Error() string {
 	return "hubspot signature rejected: " + e.Reason
 }
 
-// SignV1 returns hex(sha256(secret + body)).
+func invalid(reason string) error {
+	return &SignatureError{Code: CodeInvalidSignature, Reason: reason}
+}
+
+func refused(reason string) error {
+	return &SignatureError{Code: CodeSignatureVersionRefused, Reason: reason}
+}
+
+// SignatureErrorCode is the error code to answer for an error of Verify:
+// the SignatureError's code, else CodeInvalidSignature.
+func SignatureErrorCode(err error) string {
+	var se *SignatureError
+	if errors.As(err, &se) && se.Code != "" {
+		return se.Code
+	}
+	return CodeInvalidSignature
+}
+
+// SignV1 returns hex(sha256(secret + body)). Verification refuses v1: it binds
+// neither method nor URI, so a body signed for one endpoint is valid for all.
+// It stays for tests that prove the refusal.
 func SignV1(secret string, body []byte) string {
 	h := sha256.New()
 	h.Write([]byte(secret))
@@ -94,63 +126,94 @@ func normalizeV3URI(uri string) string {
 	return b.String()
 }
 
-// VerifySignature checks a HubSpot request signature. uri is the full URI
-// (scheme, host, path and raw query) exactly as HubSpot called it, which behind
-// a proxy means the public base URL. v3 is preferred when its header is
-// present; otherwise the older X-HubSpot-Signature is checked.
+// SignaturePolicy says which signature versions are accepted. v1 never is. The
+// zero value accepts v3, and v2 from requests that carry no v3 header.
+type SignaturePolicy struct {
+	// RequireV3 refuses v2 as well (HUBLINE_REQUIRE_SIGNATURE_V3). v2 has no
+	// timestamp, so a captured v2 request stays valid for ever; portals that
+	// send v3 sign with both, and this stops anyone replaying the v2 half.
+	RequireV3 bool
+}
+
+// VerifySignature checks a HubSpot request signature under the default policy.
 func VerifySignature(secret, method, uri string, body []byte, h http.Header, now time.Time) error {
+	return SignaturePolicy{}.Verify(secret, method, uri, body, h, now)
+}
+
+// Verify checks a HubSpot request signature. uri is the full URI (scheme, host,
+// path and raw query) exactly as HubSpot called it, which behind a proxy means
+// the public base URL. A request that carries any v3 header is judged by v3
+// alone, so stripping or spoiling the v3 signature never falls back to v2.
+func (p SignaturePolicy) Verify(secret, method, uri string, body []byte, h http.Header, now time.Time) error {
 	if secret == "" {
-		return &SignatureError{Reason: "no client secret configured"}
+		return invalid("no client secret configured")
 	}
-	if sig := h.Get(HeaderSignatureV3); sig != "" {
-		ts := h.Get(HeaderTimestamp)
-		if ts == "" {
-			return &SignatureError{Reason: "missing " + HeaderTimestamp + " header"}
+	// One value each: with two, which one a proxy or a check reads would decide.
+	for _, name := range []string{HeaderSignatureV3, HeaderTimestamp, HeaderSignature, HeaderSignatureVersion} {
+		if len(h.Values(name)) > 1 {
+			return invalid("more than one " + name + " header")
 		}
-		ms, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil {
-			return &SignatureError{Reason: "malformed " + HeaderTimestamp + " header"}
-		}
-		skew := now.Sub(time.UnixMilli(ms))
-		if skew > MaxTimestampSkew {
-			return &SignatureError{Reason: "request timestamp is older than 5 minutes"}
-		}
-		if skew < -MaxTimestampSkew {
-			return &SignatureError{Reason: "request timestamp is more than 5 minutes in the future"}
-		}
-		got, err := base64.StdEncoding.DecodeString(sig)
-		if err != nil {
-			return &SignatureError{Reason: "malformed v3 signature"}
-		}
-		if !hmac.Equal(got, signV3Raw(secret, method, uri, body, ts)) {
-			return &SignatureError{Reason: "v3 signature does not match"}
-		}
-		return nil
+	}
+	if len(h.Values(HeaderSignatureV3)) > 0 || len(h.Values(HeaderTimestamp)) > 0 {
+		return verifyV3(secret, method, uri, body, h, now)
 	}
 	sig := h.Get(HeaderSignature)
 	if sig == "" {
-		return &SignatureError{Reason: "missing signature"}
+		return invalid("missing signature")
 	}
-	var want string
+	if p.RequireV3 {
+		return refused("a v3 signature is required (HUBLINE_REQUIRE_SIGNATURE_V3); " + HeaderSignature + " is not accepted")
+	}
 	switch v := strings.ToLower(h.Get(HeaderSignatureVersion)); v {
-	case "v2", "":
-		want = SignV2(secret, method, uri, body)
-	case "v1":
-		want = SignV1(secret, body)
+	case "v2":
+	case "v1", "":
+		// Without a version header HubSpot means v1.
+		return refused("v1 signatures are refused: they cover neither method nor URI (sign with v2 or v3)")
 	default:
 		if len(v) > 8 {
 			v = v[:8] // the header is caller-controlled; keep the message short
 		}
-		return &SignatureError{Reason: "unsupported signature version " + strconv.Quote(v)}
+		return invalid("unsupported signature version " + strconv.Quote(v))
 	}
 	// Hex is compared after decoding so letter case does not matter.
 	got, err := hex.DecodeString(sig)
 	if err != nil {
-		return &SignatureError{Reason: "malformed signature"}
+		return invalid("malformed signature")
 	}
-	wantRaw, _ := hex.DecodeString(want)
-	if subtle.ConstantTimeCompare(got, wantRaw) != 1 {
-		return &SignatureError{Reason: "signature does not match"}
+	want, _ := hex.DecodeString(SignV2(secret, method, uri, body))
+	if subtle.ConstantTimeCompare(got, want) != 1 {
+		return invalid("signature does not match")
+	}
+	return nil
+}
+
+func verifyV3(secret, method, uri string, body []byte, h http.Header, now time.Time) error {
+	sig, ts := h.Get(HeaderSignatureV3), h.Get(HeaderTimestamp)
+	switch {
+	case sig == "":
+		return invalid("missing " + HeaderSignatureV3 + " header")
+	case ts == "":
+		return invalid("missing " + HeaderTimestamp + " header")
+	}
+	ms, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return invalid("malformed " + HeaderTimestamp + " header")
+	}
+	skew := now.Sub(time.UnixMilli(ms))
+	if skew > MaxTimestampSkew {
+		return invalid("request timestamp is older than 5 minutes")
+	}
+	if skew < -MaxTimestampSkew {
+		return invalid("request timestamp is more than 5 minutes in the future")
+	}
+	if _, err := base64.StdEncoding.DecodeString(sig); err != nil {
+		return invalid("malformed v3 signature")
+	}
+	// The exact encoding is compared: base64 decoding tolerates variants (line
+	// breaks, stray padding bits) that are not the signature HubSpot sent.
+	want := SignV3(secret, method, uri, body, ts)
+	if subtle.ConstantTimeCompare([]byte(sig), []byte(want)) != 1 {
+		return invalid("v3 signature does not match")
 	}
 	return nil
 }

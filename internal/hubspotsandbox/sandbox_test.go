@@ -301,7 +301,7 @@ func TestSandboxDumpAndConcurrency(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	resp, err := http.Get(srv.URL + "/sandbox") // no auth needed
+	resp, err := http.Get(srv.URL + "/sandbox?format=json") // no auth needed; without format it is the page
 	if err != nil {
 		t.Fatal(err)
 	}
