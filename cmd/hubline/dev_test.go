@@ -166,7 +166,7 @@ func TestDevStackDeliversAndKeepsDeduplicatingAcrossRestarts(t *testing.T) {
 	resp.Body.Close()
 	// Wait for the run to close (callback completed) before restarting.
 	for {
-		resp, err := http.Get(base + "/sandbox/hubspot/sandbox")
+		resp, err := http.Get(base + "/sandbox/hubspot/sandbox?format=json")
 		if err != nil {
 			t.Fatal(err)
 		}

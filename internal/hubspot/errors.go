@@ -44,6 +44,8 @@ func (e *APIError) Error() string {
 		b.WriteString(": the access token was rejected (check HUBSPOT_ACCESS_TOKEN)")
 	case e.StatusCode == http.StatusForbidden && strings.Contains(e.Op, "timeline"):
 		b.WriteString(": HubSpot only lets OAuth access tokens (not private-app tokens) create timeline events")
+	case e.StatusCode == http.StatusForbidden && strings.Contains(e.Op, "note"):
+		b.WriteString(": notes need the crm.objects.contacts.write and crm.objects.contacts.read scopes")
 	case e.StatusCode == http.StatusTooManyRequests:
 		b.WriteString(": rate limited")
 		if e.PolicyName != "" {
