@@ -75,6 +75,7 @@ type Server struct {
 	opts  Options
 	mux   *http.ServeMux
 	oauth *oauthServer
+	defs  *definitions // actions.go
 
 	mu          sync.Mutex
 	callbacks   []Callback
@@ -111,6 +112,7 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("POST /crm/v3/objects/notes/batch/create", s.createNotes)
 	s.mux.HandleFunc("POST /crm/v3/objects/notes/search", s.searchNotes)
 	s.oauth = newOAuthServer(o.OAuth)
+	s.defs = newDefinitions(s)
 	return s
 }
 
@@ -127,6 +129,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	s.mu.Unlock()
+	if s.defs.owns(r) {
+		s.serveDefinitions(w, r) // action definitions take the developer API key, not bearer tokens
+		return
+	}
 
 	if !s.authorized(r) {
 		s.setRateHeaders(w, s.remaining(time.Now()))
