@@ -37,9 +37,16 @@ type Activities struct {
 	LINE map[int]*line.Client
 	// HubSpot makes every HubSpot API call through its per-portal limiter.
 	HubSpot *hubspot.Client
-	// TimelineEventTemplateID enables timeline writes when set.
+	// TimelineEventTemplateID is the app's timeline event template (Timeline events).
 	TimelineEventTemplateID string
-	Logger                  *zap.Logger
+	// Timeline is how deliveries are recorded on the contact: TimelineNotes,
+	// TimelineEvents or TimelineOff; "" means events when TimelineEventTemplateID is set,
+	// else notes (HUBLINE_TIMELINE).
+	Timeline string
+	// NoteSearchSettle is how long a retried note write waits before searching for the
+	// note an earlier attempt may have created (default DefaultNoteSearchSettle).
+	NoteSearchSettle time.Duration
+	Logger           *zap.Logger
 	// Now is the clock for deadline checks (tests move it).
 	Now func() time.Time
 

@@ -20,13 +20,22 @@ type TimelineInput struct {
 	Timestamp time.Time
 }
 
-// TimelineOutput reports whether the write was skipped because no template is configured.
+// TimelineOutput reports whether the write was skipped (history off, or events without a
+// template).
 type TimelineOutput struct {
 	Skipped bool
 }
 
-// CreateTimelineEvent writes the delivery to the contact's HubSpot timeline.
+// CreateTimelineEvent records the delivery on the contact: a note, a timeline event or
+// nothing, as the worker is configured (the workflow does not choose, so changing
+// HUBLINE_TIMELINE never touches workflow code or history).
 func (a *Activities) CreateTimelineEvent(ctx context.Context, in TimelineInput) (TimelineOutput, error) {
+	switch a.timelineMode() {
+	case TimelineOff:
+		return TimelineOutput{Skipped: true}, nil
+	case TimelineNotes:
+		return TimelineOutput{}, a.writeNotes(ctx, []TimelineInput{in})
+	}
 	if a.TimelineEventTemplateID == "" {
 		return TimelineOutput{Skipped: true}, nil
 	}

