@@ -34,7 +34,7 @@ import (
 	"github.com/hubline/hubline/workflows"
 )
 
-const chaosUsage = "chaos [--recipients 300] [--scenario all|" + chaosScenarioList + "] [--outage 60s] [--timeout 10m] [--json]"
+const chaosUsage = "chaos [--recipients 300] [--scenario all|" + chaosScenarioList + "] [--outage 60s] [--timeout 10m] [--json], or " + chaosLoadUsage
 
 const chaosScenarioList = "line-faults|worker-kill|server-kill|starter-kill|redelivery|callbacks-down"
 
@@ -59,6 +59,9 @@ func (r chaosRow) ok() bool {
 func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 2 && args[0] == "server" {
 		return chaosServer(ctx, args[1], stderr)
+	}
+	if len(args) > 0 && args[0] == "load" {
+		return runChaosLoad(ctx, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -49,3 +49,53 @@ func TestChaos(t *testing.T) {
 		}
 	}
 }
+
+// TestChaosLoad sends an open-loop mix of valid and invalid signed requests at the starter
+// (real processes) and fails on any 5xx, any answer a request did not deserve, a 429 without
+// Retry-After, a lost or duplicated recipient, or goroutines the starter keeps afterwards.
+func TestChaosLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	t.Setenv("HUBLINE_TEST_RUN_MAIN", "1")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err := runChaos(ctx, []string{"load", "--json", "--rate", "100", "--duration", "5s", "--drain", "90s"}, &out, io.Discard)
+	var res loadResult
+	if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
+		t.Fatalf("%v (%v): %s", err, jerr, out.String())
+	}
+	t.Logf("%+v", res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests < 100 || res.Invalid == 0 || res.Accepted == 0 || res.Accepted != res.Requests-res.Invalid {
+		t.Errorf("load did not run as asked: %+v", res)
+	}
+	if res.GoroutinesBefore == 0 || res.GoroutinesAfter == 0 {
+		t.Errorf("starter goroutines were not read: %+v", res)
+	}
+}
+
+// TestLoadResultOK: the verdict fails on each kind of misbehaviour.
+func TestLoadResultOK(t *testing.T) {
+	good := loadResult{Accepted: 10, Once: 10, Callbacks: 10, GoroutinesBefore: 50, GoroutinesAfter: 55, RSSFirstMiB: 100, RSSLastMiB: 110}
+	if !good.ok() {
+		t.Fatalf("a clean run is not ok: %+v", good)
+	}
+	for name, mutate := range map[string]func(*loadResult){
+		"unexpected answer": func(r *loadResult) { r.Unexpected = []string{"7: 500"} },
+		"lost":              func(r *loadResult) { r.Once, r.Lost = 9, 1 },
+		"duplicate":         func(r *loadResult) { r.Duplicates = 1 },
+		"callback missing":  func(r *loadResult) { r.Callbacks = 9 },
+		"goroutine leak":    func(r *loadResult) { r.GoroutinesAfter = 200 },
+		"memory growth":     func(r *loadResult) { r.RSSLastMiB = 200 },
+	} {
+		r := good
+		mutate(&r)
+		if r.ok() {
+			t.Errorf("%s: judged ok: %+v", name, r)
+		}
+	}
+}
