@@ -35,7 +35,7 @@ var Settings = []Setting{
 	{"HUBLINE_HTTP_ADDR", "127.0.0.1:8080", []string{"dev", "starter"}, "Where the starter's HTTP server listens."},
 	{"HUBLINE_UI_ADDR", "127.0.0.1:8233", []string{"dev"}, "Where the embedded Temporal Web UI listens."},
 	{"HUBLINE_DATA_DIR", ".hubline", []string{"dev"}, "Directory of the dev SQLite database (history survives restarts)."},
-	{"HUBLINE_PUBLIC_URL", "http://<HUBLINE_HTTP_ADDR>", []string{"dev", "starter"}, "Base URL HubSpot calls (scheme://host[:port]); HubSpot signatures cover the full URL, so set it behind a proxy."},
+	{"HUBLINE_PUBLIC_URL", "http://<HUBLINE_HTTP_ADDR>", []string{"dev", "starter", "hubspot"}, "Base URL HubSpot calls (scheme://host[:port]); HubSpot signatures cover the full URL, so set it behind a proxy."},
 	{"HUBLINE_BLOCK_EXPIRATION", "P1D", []string{"dev", "starter"}, "ISO-8601 duration HubSpot keeps an action blocked (hs_expiration_duration); nothing is sent after it."},
 	{"HUBLINE_INSECURE_SKIP_SIGNATURE", "false", []string{"starter"}, "true lets the starter run without HUBSPOT_CLIENT_SECRET (no signature checks). Never in production."},
 	{"HUBLINE_SHUTDOWN_TIMEOUT", "30s", []string{"dev", "worker", "starter", "codec"}, "How long shutdown waits for in-flight HTTP requests and running activities."},
@@ -53,7 +53,9 @@ var Settings = []Setting{
 	{"HUBSPOT_SCOPES", "automation oauth crm.objects.contacts.read crm.objects.contacts.write crm.schemas.contacts.write timeline", []string{"dev", "starter"}, "Multi-portal mode: space-separated OAuth scopes /oauth/install asks for, all as required scopes (scope=); they must match the required scopes in the app's auth settings."},
 	{"HUBSPOT_AUTHORIZE_URL", "https://app.hubspot.com/oauth/authorize", []string{"dev", "starter"}, "Multi-portal mode: HubSpot's install (authorize) page that /oauth/install redirects to. dev points it at the HubSpot sandbox's stand-in page."},
 	{"HUBLINE_ALLOWED_PORTALS", "", []string{"dev", "starter", "worker"}, "Comma-separated HubSpot portal IDs that may use this deployment (install it, and run its actions); others get hubspot_not_connected. Unset: any portal. In single-portal mode set it to your portal."},
-	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", []string{"dev", "worker", "starter"}, "HubSpot API base URL (the starter uses it to exchange install codes)."},
+	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", []string{"dev", "worker", "starter", "hubspot"}, "HubSpot API base URL (the starter uses it to exchange install codes)."},
+	{"HUBSPOT_APP_ID", "", []string{"hubspot"}, "ID of your HubSpot public app (developer account, the app's page): hubline hubspot register registers the actions in hubspot/ with it."},
+	{"HUBSPOT_DEVELOPER_API_KEY", "", []string{"hubspot"}, "Developer API key of the HubSpot developer account that owns the app, for hubline hubspot register only (sent as ?hapikey=, never printed). The running services do not need it."},
 	{"HUBSPOT_RATE_LIMIT", "110", []string{"dev", "worker"}, "HubSpot API requests per 10 seconds per portal that this worker paces to (HubSpot allows OAuth apps 110; private apps 100-190). The worker also slows to a lower limit HubSpot announces in its rate-limit headers. Divide it among workers that share a portal."},
 	{"HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID", "", []string{"dev", "worker"}, "Timeline event template for delivery history; unset: no timeline writes. Needs an OAuth token."},
 	{"LINE_CHANNEL_ACCESS_TOKEN", "", []string{"dev", "worker", "starter"}, "LINE channel access token of account 1; _2, _3, ... add accounts. The starter only reads which accounts exist. Unset in dev: the LINE sandbox is used."},
@@ -104,6 +106,8 @@ type Config struct {
 	HubSpotClientID            string
 	HubSpotRefreshToken        string
 	HubSpotAPIBaseURL          string
+	HubSpotAppID               string // HUBSPOT_APP_ID (hubline hubspot register)
+	HubSpotDeveloperAPIKey     string // HUBSPOT_DEVELOPER_API_KEY (hubline hubspot register)
 	HubSpotTimelineTemplateID  string
 	HubSpotRateLimit           int
 	PayloadKey                 []byte
@@ -183,6 +187,8 @@ func Load(environ []string) (*Config, error) {
 		HubSpotClientID:           get("HUBSPOT_CLIENT_ID"),
 		HubSpotRefreshToken:       get("HUBSPOT_REFRESH_TOKEN"),
 		HubSpotAPIBaseURL:         strings.TrimRight(get("HUBSPOT_API_BASE_URL"), "/"),
+		HubSpotAppID:              get("HUBSPOT_APP_ID"),
+		HubSpotDeveloperAPIKey:    get("HUBSPOT_DEVELOPER_API_KEY"),
 		HubSpotTimelineTemplateID: get("HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID"),
 		LineAPIBaseURL:            strings.TrimRight(get("LINE_API_BASE_URL"), "/"),
 		LineAccounts:              map[int]LineAccount{},
@@ -238,6 +244,9 @@ func Load(environ []string) (*Config, error) {
 		if c.PayloadKey, err = codec.ParseKey(k); err != nil {
 			errs = append(errs, fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)) // never echo the key
 		}
+	}
+	if n, err := strconv.ParseUint(c.HubSpotAppID, 10, 64); c.HubSpotAppID != "" && (err != nil || n == 0) {
+		errs = append(errs, fmt.Errorf("HUBSPOT_APP_ID=%q: want the app's numeric ID", c.HubSpotAppID))
 	}
 	if c.HubSpotRateLimit, err = strconv.Atoi(get("HUBSPOT_RATE_LIMIT")); err != nil || c.HubSpotRateLimit < 1 {
 		errs = append(errs, fmt.Errorf("HUBSPOT_RATE_LIMIT=%q: want a whole number of requests per 10 seconds, at least 1", get("HUBSPOT_RATE_LIMIT")))
