@@ -29,6 +29,10 @@ const (
 	ErrExpired          = "expired"
 	ErrHubSpotAuth      = "hubspot_auth"
 	ErrHubSpotRejected  = "hubspot_rejected"
+	// ErrHubSpotNotConnected: hubline holds no usable token for the portal (never installed,
+	// revoked, or outside HUBLINE_ALLOWED_PORTALS). Final: retrying cannot help until the
+	// portal installs the app again.
+	ErrHubSpotNotConnected = "hubspot_not_connected"
 )
 
 // Activities is registered once with the worker; its methods are the activities.
@@ -86,6 +90,9 @@ func (a *Activities) logger() *zap.Logger {
 
 // hubspotErrorType classifies a HubSpot failure: "" means retry.
 func hubspotErrorType(err error) string {
+	if errors.Is(err, hubspot.ErrNotConnected) {
+		return ErrHubSpotNotConnected
+	}
 	var ae *hubspot.APIError
 	if !errors.As(err, &ae) {
 		return ""

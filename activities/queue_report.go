@@ -80,6 +80,14 @@ func (a *Activities) QueueCompleteCallbacks(ctx context.Context, in CompleteCall
 	}
 	for _, portal := range order {
 		res, err := a.HubSpot.CompleteCallbacks(ctx, portal, byPortal[portal])
+		if errors.Is(err, hubspot.ErrNotConnected) {
+			// Final for this portal only: the other portals' callbacks still go out.
+			res = map[string]error{}
+			for _, it := range byPortal[portal] {
+				res[it.CallbackID] = err
+			}
+			err = nil
+		}
 		record(res)
 		if err != nil {
 			if typ := hubspotErrorType(err); typ != "" {

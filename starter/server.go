@@ -50,6 +50,12 @@ type Options struct {
 	LineUserIDProperties map[int]string
 	// Queue configures Send LINE Message by Queue.
 	Queue QueueOptions
+	// OAuth turns on multi-portal mode (oauth.go): the install routes, and actions only for
+	// portals with stored tokens. nil: single-portal mode.
+	OAuth *OAuthOptions
+	// PortalAllowed, when set, is HUBLINE_ALLOWED_PORTALS: other portals can neither install
+	// nor run actions (hubspot_not_connected).
+	PortalAllowed func(portalID int64) bool
 }
 
 // Server is the starter's HTTP handler plus its metrics.
@@ -62,6 +68,7 @@ type Server struct {
 
 	queues      queueSet
 	queueGroups prometheus.Histogram
+	installs    *prometheus.CounterVec
 }
 
 // New builds the starter's routes.
@@ -85,6 +92,11 @@ func New(o Options) *Server {
 		Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 	})
 	s.registry.MustRegister(s.queueGroups)
+	s.installs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubline_oauth_installs_total",
+		Help: "OAuth install steps by outcome (redirected, installed, denied, state_invalid, portal_not_allowed, ...).",
+	}, []string{"outcome"})
+	s.registry.MustRegister(s.installs)
 	s.registry.MustRegister(s.requests, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 
 	e := s.engine
@@ -97,7 +109,9 @@ func New(o Options) *Server {
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.ready)
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
-	actions := e.Group("/actions", s.readVerifiedBody)
+	e.GET(RouteOAuthInstall, s.oauthInstall)
+	e.GET(RouteOAuthCallback, s.oauthCallback)
+	actions := e.Group("/actions", s.readVerifiedBody, s.portalGate)
 	actions.POST("/send-line-message", s.sendLineMessage)
 	actions.POST("/send-line-message-v2", s.sendLineMessageV2)
 	actions.POST("/send-data", s.sendData)

@@ -314,6 +314,9 @@ func TestWithPortalLockExclusive(t *testing.T) {
 		require.NoError(t, a.PutPortal(ctx, Portal{PortalID: 8, AccessToken: "v0", RefreshToken: "r"}))
 
 		locked, release := make(chan struct{}), make(chan struct{})
+		// Release on any failure too, or the held lock would hang the cleanup.
+		unlock := sync.OnceFunc(func() { close(release) })
+		defer unlock()
 		aDone := make(chan error, 1)
 		go func() {
 			_, err := a.WithPortalLock(ctx, 8, func(_ context.Context, p Portal) (Portal, bool, error) {
@@ -348,7 +351,7 @@ func TestWithPortalLockExclusive(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "v0", p.AccessToken)
 
-		close(release)
+		unlock()
 		require.NoError(t, <-aDone)
 		select {
 		case err := <-bDone:
