@@ -39,6 +39,9 @@ const (
 type Activities struct {
 	// LINE holds one client per account number (1, 2, ...).
 	LINE map[int]*line.Client
+	// Accounts finds the accounts LINE does not hold (stored accounts, also those added
+	// while the worker runs); nil: LINE only.
+	Accounts LineAccounts
 	// HubSpot makes every HubSpot API call through its per-portal limiter.
 	HubSpot *hubspot.Client
 	// TimelineEventTemplateID is the app's timeline event template (Timeline events).

@@ -161,9 +161,11 @@ type lineLimiters struct {
 	m  map[int]*pushLimiter
 }
 
-func (a *Activities) lineRate(account int) LineRate { return RateFor(a.LinePushRate[account]) }
+func (a *Activities) lineRate(ctx context.Context, account int) LineRate {
+	return RateFor(PushRateOf(ctx, a, account))
+}
 
-func (a *Activities) pushLimiter(account int) *pushLimiter {
+func (a *Activities) pushLimiter(ctx context.Context, account int) *pushLimiter {
 	a.lineLimits.mu.Lock()
 	defer a.lineLimits.mu.Unlock()
 	if a.lineLimits.m == nil {
@@ -171,7 +173,7 @@ func (a *Activities) pushLimiter(account int) *pushLimiter {
 	}
 	l := a.lineLimits.m[account]
 	if l == nil {
-		l = newPushLimiter(a.lineRate(account).PushesPerSecond)
+		l = newPushLimiter(a.lineRate(ctx, account).PushesPerSecond)
 		a.lineLimits.m[account] = l
 	}
 	return l
@@ -185,11 +187,9 @@ const transientTries = 4
 // rate, each with its own retry key, heartbeating progress. A retried attempt resumes from
 // the last heartbeat; a recipient pushed again anyway gets LINE's 409 (counted as sent).
 func (a *Activities) SendLineBatch(ctx context.Context, in LineBatchInput) (LineBatchOutput, error) {
-	client, ok := a.LINE[in.Account]
-	if !ok {
-		return LineBatchOutput{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("LINE account %d is not configured on this worker (set LINE_CHANNEL_ACCESS_TOKEN_%d)", in.Account, in.Account),
-			ErrUnknownAccount, nil)
+	client, err := a.lineClient(ctx, in.Account)
+	if err != nil {
+		return LineBatchOutput{}, err
 	}
 	attempt := activity.GetInfo(ctx).Attempt
 	log := a.logger().With(zap.Int("line_account", in.Account), zap.Int("recipients", len(in.Pushes)),
@@ -208,8 +208,8 @@ func (a *Activities) SendLineBatch(ctx context.Context, in LineBatchInput) (Line
 		return LineBatchOutput{Results: append([]BatchItemResult(nil), results...)}
 	}
 
-	rate := a.lineRate(in.Account)
-	lim := a.pushLimiter(in.Account)
+	rate := a.lineRate(ctx, in.Account)
+	lim := a.pushLimiter(ctx, in.Account)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var monthly atomic.Bool

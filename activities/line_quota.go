@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -24,10 +23,9 @@ type LineQuotaOutput struct {
 // LineQuota reads an account's monthly message quota and what it used, so a queue can
 // pause before a broadcast that cannot fit instead of meeting LINE's 429 halfway.
 func (a *Activities) LineQuota(ctx context.Context, in LineQuotaInput) (LineQuotaOutput, error) {
-	client, ok := a.LINE[in.Account]
-	if !ok {
-		return LineQuotaOutput{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("LINE account %d is not configured on this worker", in.Account), ErrUnknownAccount, nil)
+	client, err := a.lineClient(ctx, in.Account)
+	if err != nil {
+		return LineQuotaOutput{}, err
 	}
 	q, err := client.Quota(ctx)
 	if err != nil {

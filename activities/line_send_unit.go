@@ -21,6 +21,6 @@ func SendUnitFor(pushesPerSecond int) int {
 // LineSendUnit tells a batch (as a local activity, recorded in its history) how many pushes
 // one send unit of the account carries, from this worker's LINE_PUSH_RATE. Every worker
 // shares the setting, so a batch's units match the rate the server paces them at.
-func (a *Activities) LineSendUnit(_ context.Context, account int) (int, error) {
-	return SendUnitFor(a.LinePushRate[account]), nil
+func (a *Activities) LineSendUnit(ctx context.Context, account int) (int, error) {
+	return SendUnitFor(PushRateOf(ctx, a, account)), nil
 }

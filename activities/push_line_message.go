@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -42,11 +41,9 @@ func (a *Activities) PushLineMessage(ctx context.Context, in PushInput) (PushOut
 		return PushOutput{}, temporal.NewNonRetryableApplicationError(
 			"the action's block expiration passed before the message could be sent; not sending late", ErrExpired, nil)
 	}
-	client, ok := a.LINE[in.Account]
-	if !ok {
-		return PushOutput{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("LINE account %d is not configured on this worker (set LINE_CHANNEL_ACCESS_TOKEN_%d)", in.Account, in.Account),
-			ErrUnknownAccount, nil)
+	client, err := a.lineClient(ctx, in.Account)
+	if err != nil {
+		return PushOutput{}, err
 	}
 	res, err := client.Push(ctx, line.PushRequest{
 		To: in.To, Messages: in.Messages, AggregationUnit: in.AggregationUnit, RetryKey: in.RetryKey,

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
+	"github.com/hubline/hubline/internal/accounts"
 	"github.com/hubline/hubline/internal/line"
 	"github.com/hubline/hubline/workflows"
 )
@@ -34,8 +35,8 @@ var MessageInputs = []string{"message_1", "message_2", "message_3"}
 const (
 	CodeMissingLineUserID   = "missing_line_user_id"
 	CodeInvalidLineUserID   = "invalid_line_user_id"
-	CodeInvalidLineAccount  = "invalid_line_account"
-	CodeUnknownLineAccount  = "unknown_line_account"
+	CodeInvalidLineAccount  = accounts.CodeInvalid
+	CodeUnknownLineAccount  = accounts.CodeUnknown
 	CodeInvalidAnalyticsTag = "invalid_analytics_tag"
 )
 
@@ -74,35 +75,33 @@ func (s *Server) lineMessageInput(r *actionRequest, action string) (workflows.Se
 	case !line.ValidUserID(in.LineUserID):
 		return in, &inputError{CodeInvalidLineUserID, "line_user_id is not a LINE user ID (U followed by 32 hex digits)"}
 	}
-	account, err := s.account(r.input(InputLineAccount))
+	acct, err := s.account(r)
 	if err != nil {
 		return in, err
 	}
-	in.Account = account
+	in.Account = acct.Number
 	in.AnalyticsTag = r.input(InputAnalyticsTag)
 	if len(in.AnalyticsTag) > maxAnalyticsTagBytes {
 		return in, &inputError{CodeInvalidAnalyticsTag, fmt.Sprintf("analytics_tag is over %d bytes", maxAnalyticsTagBytes)}
 	}
-	if s.opts.Accounts[account] && line.ValidAggregationUnit(in.AnalyticsTag) {
+	if acct.AggregationUnits && line.ValidAggregationUnit(in.AnalyticsTag) {
 		in.AggregationUnit = in.AnalyticsTag
 	}
 	in.Messages, err = s.messages(r)
 	return in, err
 }
 
-// account resolves line_account ("" means account 1) against the configured accounts.
-func (s *Server) account(v string) (int, error) {
-	if v == "" {
-		v = "1"
+// account resolves line_account against the accounts the requesting portal may use: ""
+// means its lowest-numbered one; another portal's account is answered like a missing one.
+func (s *Server) account(r *actionRequest) (accounts.Account, error) {
+	// The request context is not passed: a reload on a miss should finish for the next
+	// request even if HubSpot hangs up on this one.
+	a, err := s.opts.LineAccounts.Resolve(context.Background(), r.Origin.PortalID, r.input(InputLineAccount))
+	var ae *accounts.Error
+	if errors.As(err, &ae) {
+		return a, &inputError{ae.Code, ae.Message}
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, &inputError{CodeInvalidLineAccount, "line_account must be an account number (1, 2, ...)"}
-	}
-	if _, ok := s.opts.Accounts[n]; !ok {
-		return 0, &inputError{CodeUnknownLineAccount, fmt.Sprintf("LINE account %d is not connected", n)}
-	}
-	return n, nil
+	return a, err
 }
 
 // messages renders contact tokens into message_1..3 and validates each as LINE requires.

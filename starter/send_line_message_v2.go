@@ -42,12 +42,12 @@ func (s *Server) sendLineMessageV2(c *gin.Context) {
 	}
 	action := workflows.ActionSendLineMessageV2
 	// The account decides which property holds the ID; v1's validation reports a bad account.
-	account, err := s.account(r.input(InputLineAccount))
+	acct, err := s.account(r)
 	if err != nil {
 		s.reject(c, action, r, err)
 		return
 	}
-	prop := s.lineUserIDProperty(account)
+	prop := s.lineUserIDProperty(acct.Number)
 	userID, requested := "", false
 	if _, ok := r.Object.Properties[prop]; ok {
 		// The action definition asks HubSpot for the property: no API call needed.

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
+	"github.com/hubline/hubline/internal/accounts"
 	"github.com/hubline/hubline/internal/webhook"
 )
 
@@ -38,6 +39,9 @@ type Options struct {
 	// Accounts maps each configured LINE account number to whether LINE approved it for
 	// unit-based statistics (customAggregationUnits).
 	Accounts map[int]bool
+	// LineAccounts resolves line_account per portal (environment and stored accounts);
+	// nil: Accounts, open to every portal.
+	LineAccounts *accounts.Resolver
 	// Now is the clock (tests move it).
 	Now func() time.Time
 
@@ -79,6 +83,13 @@ func New(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.LineAccounts == nil {
+		var env []accounts.Account
+		for n, units := range o.Accounts {
+			env = append(env, accounts.Account{Number: n, AggregationUnits: units})
+		}
+		o.LineAccounts = accounts.Static(env)
+	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{opts: o, log: o.Logger, engine: gin.New(), registry: prometheus.NewRegistry()}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -116,6 +127,7 @@ func New(o Options) *Server {
 	actions.POST("/send-line-message-v2", s.sendLineMessageV2)
 	actions.POST("/send-data", s.sendData)
 	actions.POST("/send-line-message-queue", s.sendLineMessageQueue)
+	actions.POST("/options/line-account", s.lineAccountOptions)
 	return s
 }
 

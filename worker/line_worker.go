@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -25,7 +26,7 @@ func registerQueue(r sdkworker.WorkflowRegistry) {
 func LineActivitiesPerSecond(acts *activities.Activities, accounts []int) float64 {
 	total := 0
 	for _, n := range accounts {
-		total += activities.RateFor(acts.LinePushRate[n]).PushesPerSecond
+		total += activities.RateFor(activities.PushRateOf(context.Background(), acts, n)).PushesPerSecond
 	}
 	if total == 0 {
 		total = activities.DefaultLinePushRate
@@ -41,7 +42,7 @@ func LineActivitiesPerSecond(acts *activities.Activities, accounts []int) float6
 // rate in send units (activities.SendUnitFor). Every worker polls with the same value, so
 // the server holds the channel to LINE_PUSH_RATE however many workers run.
 func SendUnitsPerSecond(acts *activities.Activities, account int) float64 {
-	r := activities.RateFor(acts.LinePushRate[account]).PushesPerSecond
+	r := activities.RateFor(activities.PushRateOf(context.Background(), acts, account)).PushesPerSecond
 	return float64(r) / float64(activities.SendUnitFor(r))
 }
 
@@ -88,15 +89,20 @@ func NewLine(c client.Client, acts *activities.Activities, accounts []int, stopT
 	w.RegisterActivityWithOptions(acts.SendLineBatch, activity.RegisterOptions{Name: "SendLineBatch"})
 	l := Line{w}
 	for _, n := range accounts {
-		u := sdkworker.New(c, workflows.LineAccountTaskQueue(n), sdkworker.Options{
-			WorkerStopTimeout:            stopTimeout,
-			TaskQueueActivitiesPerSecond: SendUnitsPerSecond(acts, n),
-			// Units in flight per process: enough to keep the pace when LINE answers slowly,
-			// while the per-process pacer still holds one process to the channel's rate.
-			MaxConcurrentActivityExecutionSize: 32,
-		})
-		u.RegisterActivityWithOptions(acts.SendLineBatch, activity.RegisterOptions{Name: "SendLineBatch"})
-		l = append(l, u)
+		l = append(l, newSendUnitWorker(c, acts, n, stopTimeout))
 	}
 	return l
+}
+
+// newSendUnitWorker builds account n's worker of hubline-line-<n>, paced by the server.
+func newSendUnitWorker(c client.Client, acts *activities.Activities, n int, stopTimeout time.Duration) sdkworker.Worker {
+	u := sdkworker.New(c, workflows.LineAccountTaskQueue(n), sdkworker.Options{
+		WorkerStopTimeout:            stopTimeout,
+		TaskQueueActivitiesPerSecond: SendUnitsPerSecond(acts, n),
+		// Units in flight per process: enough to keep the pace when LINE answers slowly,
+		// while the per-process pacer still holds one process to the channel's rate.
+		MaxConcurrentActivityExecutionSize: 32,
+	})
+	u.RegisterActivityWithOptions(acts.SendLineBatch, activity.RegisterOptions{Name: "SendLineBatch"})
+	return u
 }
