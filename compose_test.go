@@ -166,7 +166,7 @@ func TestComposePassesEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load docker-compose.yml: %v", err)
 	}
-	devOnly := map[string]bool{"HUBLINE_UI_ADDR": true, "HUBLINE_DATA_DIR": true}
+	devOnly := map[string]bool{"HUBLINE_UI_ADDR": true}
 	for service, command := range map[string]string{"hubline-worker": "worker", "hubline-starter": "starter", "hubline-codec": "codec"} {
 		s, err := p.GetService(service)
 		if err != nil {
@@ -199,6 +199,38 @@ func TestEnvExampleListsEverySetting(t *testing.T) {
 	for _, setting := range config.Settings {
 		if !regexp.MustCompile(`(?m)^(# )?` + setting.Name + `=`).Match(b) {
 			t.Errorf(".env.example does not list %s", setting.Name)
+		}
+	}
+}
+
+// TestComposeHublineDatabase: worker and starter share hubline's own database on the bundled
+// PostgreSQL, which the setup job creates; HUBLINE_DATABASE_URL in .env replaces it.
+func TestComposeHublineDatabase(t *testing.T) {
+	for _, c := range []struct{ set, want string }{
+		{"", "postgres://temporal:pg-secret@postgresql:5432/hubline?sslmode=disable"},
+		{"postgres://h:p@db.example.com/h", "postgres://h:p@db.example.com/h"},
+	} {
+		setComposeEnv(t)
+		t.Setenv("HUBLINE_DATABASE_URL", c.set)
+		p, err := loadCompose(t)
+		if err != nil {
+			t.Fatalf("load docker-compose.yml: %v", err)
+		}
+		for _, name := range []string{"hubline-worker", "hubline-starter"} {
+			s, err := p.GetService(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := s.Environment["HUBLINE_DATABASE_URL"]; v == nil || *v != c.want {
+				t.Errorf("%s: HUBLINE_DATABASE_URL = %v, want %s", name, v, c.want)
+			}
+		}
+		schema, err := p.GetService("temporal-schema")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.Join(schema.Command, " "), "--db hubline create") {
+			t.Errorf("temporal-schema does not create the hubline database")
 		}
 	}
 }
