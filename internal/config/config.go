@@ -96,6 +96,8 @@ type Config struct {
 	CodecUIOrigin         string
 	CodecToken            string
 	DataDir               string
+	DatabaseURL           string // empty: SQLite in DataDir
+	SecretKey             string // HUBLINE_SECRET_KEY as given, validated; see store.LoadKeys
 	PublicURL             string
 	BlockExpiration       time.Duration
 	BlockExpirationISO    string
@@ -106,8 +108,6 @@ type Config struct {
 	HubSpotClientSecret        string
 	HubSpotAccessToken         string
 	HubSpotClientID            string
-	DatabaseURL           string // empty: SQLite in DataDir
-	SecretKey             string // HUBLINE_SECRET_KEY as given, validated; see store.LoadKeys
 	HubSpotRefreshToken        string
 	HubSpotAPIBaseURL          string
 	HubSpotAppID               string // HUBSPOT_APP_ID (hubline hubspot register)
