@@ -183,6 +183,8 @@ func Load(environ []string) (*Config, error) {
 		CodecUIOrigin:             strings.TrimRight(get("HUBLINE_CODEC_UI_ORIGIN"), "/"),
 		CodecToken:                get("HUBLINE_CODEC_TOKEN"),
 		DataDir:                   get("HUBLINE_DATA_DIR"),
+		DatabaseURL:               get("HUBLINE_DATABASE_URL"),
+		SecretKey:                 get("HUBLINE_SECRET_KEY"),
 		PublicURL:                 strings.TrimRight(get("HUBLINE_PUBLIC_URL"), "/"),
 		BlockExpirationISO:        get("HUBLINE_BLOCK_EXPIRATION"),
 		LogLevel:                  strings.ToLower(get("HUBLINE_LOG_LEVEL")),
@@ -200,8 +202,6 @@ func Load(environ []string) (*Config, error) {
 	for _, a := range []struct{ name, val string }{
 		{"TEMPORAL_ADDRESS", c.TemporalAddress}, {"HUBLINE_HTTP_ADDR", c.HTTPAddr}, {"HUBLINE_UI_ADDR", c.UIAddr},
 		{"HUBLINE_CODEC_ADDR", c.CodecAddr}, {"HUBLINE_WORKER_HEALTH_ADDR", c.WorkerHealthAddr},
-		DatabaseURL:               get("HUBLINE_DATABASE_URL"),
-		SecretKey:                 get("HUBLINE_SECRET_KEY"),
 	} {
 		if a.val == "" { // only the optional ones have no default
 			continue
