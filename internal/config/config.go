@@ -246,6 +246,15 @@ func Load(environ []string) (*Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("HUBLINE_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
 	}
+	if c.SecretKey != "" {
+		if _, err := codec.ParseKey(c.SecretKey); err != nil {
+			errs = append(errs, fmt.Errorf("HUBLINE_SECRET_KEY: %w", err)) // never echo the key
+		}
+	}
+	// The URL may hold a password: errors never echo it. pgx also takes "key=value" strings.
+	if scheme, _, ok := strings.Cut(c.DatabaseURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
+		errs = append(errs, fmt.Errorf("HUBLINE_DATABASE_URL: scheme %q: want a PostgreSQL URL (postgres://user:password@host:5432/hubline)", scheme))
+	}
 	if k := get("HUBLINE_PAYLOAD_KEY"); k != "" {
 		if c.PayloadKey, err = codec.ParseKey(k); err != nil {
 			errs = append(errs, fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)) // never echo the key
@@ -281,15 +290,6 @@ func Load(environ []string) (*Config, error) {
 	}
 	c.lineAggregationUnitsByAcct = units
 	c.linePortals = map[int]int64{}
-	if c.SecretKey != "" {
-		if _, err := codec.ParseKey(c.SecretKey); err != nil {
-			errs = append(errs, fmt.Errorf("HUBLINE_SECRET_KEY: %w", err)) // never echo the key
-		}
-	}
-	// The URL may hold a password: errors never echo it. pgx also takes "key=value" strings.
-	if scheme, _, ok := strings.Cut(c.DatabaseURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
-		errs = append(errs, fmt.Errorf("HUBLINE_DATABASE_URL: scheme %q: want a PostgreSQL URL (postgres://user:password@host:5432/hubline)", scheme))
-	}
 	for k, v := range env {
 		n, ok := numbered(k, "LINE_CHANNEL_PORTAL")
 		if !ok || strings.TrimSpace(v) == "" {
