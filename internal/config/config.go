@@ -34,9 +34,7 @@ var Settings = []Setting{
 	{"TEMPORAL_NAMESPACE", "default", []string{"dev", "worker", "starter", "queue"}, "Temporal namespace (dev creates it with 7 days retention)."},
 	{"HUBLINE_HTTP_ADDR", "127.0.0.1:8080", []string{"dev", "starter"}, "Where the starter's HTTP server listens."},
 	{"HUBLINE_UI_ADDR", "127.0.0.1:8233", []string{"dev"}, "Where the embedded Temporal Web UI listens."},
-	{"HUBLINE_DATA_DIR", ".hubline", []string{"dev", "worker", "starter", "accounts", "portals"}, "Directory of the SQLite databases: dev's Temporal history (temporal.db) and, unless HUBLINE_DATABASE_URL is set, hubline's own (hubline.db: portals' tokens and stored LINE accounts, see docs/data.md), shared by the processes of one machine."},
-	{"HUBLINE_DATABASE_URL", "", []string{"dev", "worker", "starter", "accounts", "portals"}, "PostgreSQL URL (postgres://user:password@host:5432/hubline?sslmode=require) of hubline's database: portals' OAuth tokens and stored LINE accounts (see docs/data.md). Every worker, starter and CLI of a deployment uses the same one. Unset: SQLite in HUBLINE_DATA_DIR (one machine only)."},
-	{"HUBLINE_SECRET_KEY", "", []string{"dev", "worker", "starter", "accounts", "portals"}, "Base64 32-byte AES key (openssl rand -base64 32): encrypts OAuth tokens and LINE channel secrets in hubline's database. Same key everywhere, and back it up apart from the database: without it they cannot be read. Unset: dev generates one into HUBLINE_DATA_DIR/secret.key; other commands refuse to store or read secrets."},
+	{"HUBLINE_DATA_DIR", ".hubline", []string{"dev"}, "Directory of the dev SQLite database (history survives restarts)."},
 	{"HUBLINE_PUBLIC_URL", "http://<HUBLINE_HTTP_ADDR>", []string{"dev", "starter", "hubspot"}, "Base URL HubSpot calls (scheme://host[:port]); HubSpot signatures cover the full URL, so set it behind a proxy."},
 	{"HUBLINE_BLOCK_EXPIRATION", "P1D", []string{"dev", "starter"}, "ISO-8601 duration HubSpot keeps an action blocked (hs_expiration_duration); nothing is sent after it."},
 	{"HUBLINE_INSECURE_SKIP_SIGNATURE", "false", []string{"starter"}, "true lets the starter run without HUBSPOT_CLIENT_SECRET (no signature checks). Never in production."},
@@ -59,7 +57,8 @@ var Settings = []Setting{
 	{"HUBSPOT_APP_ID", "", []string{"hubspot"}, "ID of your HubSpot public app (developer account, the app's page): hubline hubspot register registers the actions in hubspot/ with it."},
 	{"HUBSPOT_DEVELOPER_API_KEY", "", []string{"hubspot"}, "Developer API key of the HubSpot developer account that owns the app, for hubline hubspot register only (sent as ?hapikey=, never printed). The running services do not need it."},
 	{"HUBSPOT_RATE_LIMIT", "110", []string{"dev", "worker"}, "HubSpot API requests per 10 seconds per portal that this worker paces to (HubSpot allows OAuth apps 110; private apps 100-190). The worker also slows to a lower limit HubSpot announces in its rate-limit headers. Divide it among workers that share a portal."},
-	{"HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID", "", []string{"dev", "worker"}, "Timeline event template for delivery history; unset: no timeline writes. Needs an OAuth token."},
+	{"HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID", "", []string{"dev", "worker"}, "Timeline event template for delivery history as timeline events (HUBLINE_TIMELINE=events). HubSpot keeps timeline events for apps that already have a template. Needs an OAuth token."},
+	{"HUBLINE_TIMELINE", "", []string{"dev", "worker"}, "Delivery history on the contact: notes (a note on the contact, for any app; needs the crm.objects.contacts.write scope), events (timeline events; needs HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID) or off. Unset: events when HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID is set, else notes."},
 	{"LINE_CHANNEL_ACCESS_TOKEN", "", []string{"dev", "worker", "starter"}, "LINE channel access token of account 1; _2, _3, ... add accounts. The starter only reads which accounts exist. Unset in dev: the LINE sandbox is used."},
 	{"LINE_CHANNEL_PORTAL", "", []string{"dev", "worker", "starter"}, "HubSpot portal ID that owns LINE account 1: only that portal's actions may send through it or list it; _2, _3, ... per account. Unset: any portal may use the account (single-tenant). Stored accounts belong to the portal that added them."},
 	{"LINE_CUSTOM_AGGREGATION_UNITS", "false", []string{"dev", "starter"}, "true for accounts LINE approved for unit-based statistics (analytics tag sent as customAggregationUnits); _2, _3, ... per account."},
@@ -96,8 +95,6 @@ type Config struct {
 	CodecUIOrigin         string
 	CodecToken            string
 	DataDir               string
-	DatabaseURL           string // empty: SQLite in DataDir
-	SecretKey             string // HUBLINE_SECRET_KEY as given, validated; see store.LoadKeys
 	PublicURL             string
 	BlockExpiration       time.Duration
 	BlockExpirationISO    string
@@ -113,6 +110,7 @@ type Config struct {
 	HubSpotAppID               string // HUBSPOT_APP_ID (hubline hubspot register)
 	HubSpotDeveloperAPIKey     string // HUBSPOT_DEVELOPER_API_KEY (hubline hubspot register)
 	HubSpotTimelineTemplateID  string
+	Timeline                   string // HUBLINE_TIMELINE as given ("", notes, events, off); see TimelineMode
 	HubSpotRateLimit           int
 	PayloadKey                 []byte
 	LineAPIBaseURL             string
@@ -183,8 +181,6 @@ func Load(environ []string) (*Config, error) {
 		CodecUIOrigin:             strings.TrimRight(get("HUBLINE_CODEC_UI_ORIGIN"), "/"),
 		CodecToken:                get("HUBLINE_CODEC_TOKEN"),
 		DataDir:                   get("HUBLINE_DATA_DIR"),
-		DatabaseURL:               get("HUBLINE_DATABASE_URL"),
-		SecretKey:                 get("HUBLINE_SECRET_KEY"),
 		PublicURL:                 strings.TrimRight(get("HUBLINE_PUBLIC_URL"), "/"),
 		BlockExpirationISO:        get("HUBLINE_BLOCK_EXPIRATION"),
 		LogLevel:                  strings.ToLower(get("HUBLINE_LOG_LEVEL")),
@@ -246,15 +242,6 @@ func Load(environ []string) (*Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("HUBLINE_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
 	}
-	if c.SecretKey != "" {
-		if _, err := codec.ParseKey(c.SecretKey); err != nil {
-			errs = append(errs, fmt.Errorf("HUBLINE_SECRET_KEY: %w", err)) // never echo the key
-		}
-	}
-	// The URL may hold a password: errors never echo it. pgx also takes "key=value" strings.
-	if scheme, _, ok := strings.Cut(c.DatabaseURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
-		errs = append(errs, fmt.Errorf("HUBLINE_DATABASE_URL: scheme %q: want a PostgreSQL URL (postgres://user:password@host:5432/hubline)", scheme))
-	}
 	if k := get("HUBLINE_PAYLOAD_KEY"); k != "" {
 		if c.PayloadKey, err = codec.ParseKey(k); err != nil {
 			errs = append(errs, fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)) // never echo the key
@@ -262,6 +249,11 @@ func Load(environ []string) (*Config, error) {
 	}
 	if n, err := strconv.ParseUint(c.HubSpotAppID, 10, 64); c.HubSpotAppID != "" && (err != nil || n == 0) {
 		errs = append(errs, fmt.Errorf("HUBSPOT_APP_ID=%q: want the app's numeric ID", c.HubSpotAppID))
+	}
+	switch c.Timeline = strings.ToLower(get("HUBLINE_TIMELINE")); c.Timeline {
+	case "", "notes", "events", "off":
+	default:
+		errs = append(errs, fmt.Errorf("HUBLINE_TIMELINE=%q: want notes, events or off", get("HUBLINE_TIMELINE")))
 	}
 	if c.HubSpotRateLimit, err = strconv.Atoi(get("HUBSPOT_RATE_LIMIT")); err != nil || c.HubSpotRateLimit < 1 {
 		errs = append(errs, fmt.Errorf("HUBSPOT_RATE_LIMIT=%q: want a whole number of requests per 10 seconds, at least 1", get("HUBSPOT_RATE_LIMIT")))
@@ -391,6 +383,21 @@ func (c *Config) loadHubSpotApp(get func(string) string) []error {
 		}
 	}
 	return errs
+}
+
+// TimelineMode resolves HUBLINE_TIMELINE: notes, events or off; unset means events when
+// HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID is set, else notes. Events without a template is an
+// error (dev invents a sandbox template first, so it is checked here and not in Load).
+func (c *Config) TimelineMode() (string, error) {
+	switch {
+	case c.Timeline == "" && c.HubSpotTimelineTemplateID != "":
+		return "events", nil
+	case c.Timeline == "":
+		return "notes", nil
+	case c.Timeline == "events" && c.HubSpotTimelineTemplateID == "":
+		return "", errors.New("HUBLINE_TIMELINE=events needs HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID (the app's timeline event template); set it, or use HUBLINE_TIMELINE=notes, which any app can write")
+	}
+	return c.Timeline, nil
 }
 
 // AddLineAccount registers an account (used by dev to point at the LINE sandbox), keeping
