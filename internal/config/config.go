@@ -34,7 +34,9 @@ var Settings = []Setting{
 	{"TEMPORAL_NAMESPACE", "default", []string{"dev", "worker", "starter", "queue"}, "Temporal namespace (dev creates it with 7 days retention)."},
 	{"HUBLINE_HTTP_ADDR", "127.0.0.1:8080", []string{"dev", "starter"}, "Where the starter's HTTP server listens."},
 	{"HUBLINE_UI_ADDR", "127.0.0.1:8233", []string{"dev"}, "Where the embedded Temporal Web UI listens."},
-	{"HUBLINE_DATA_DIR", ".hubline", []string{"dev"}, "Directory of the dev SQLite database (history survives restarts)."},
+	{"HUBLINE_DATA_DIR", ".hubline", []string{"dev", "worker", "starter", "accounts", "portals"}, "Directory of the SQLite databases: dev's Temporal history (temporal.db) and, unless HUBLINE_DATABASE_URL is set, hubline's own (hubline.db: portals' tokens and stored LINE accounts, see docs/data.md), shared by the processes of one machine."},
+	{"HUBLINE_DATABASE_URL", "", []string{"dev", "worker", "starter", "accounts", "portals"}, "PostgreSQL URL (postgres://user:password@host:5432/hubline?sslmode=require) of hubline's database: portals' OAuth tokens and stored LINE accounts (see docs/data.md). Every worker, starter and CLI of a deployment uses the same one. Unset: SQLite in HUBLINE_DATA_DIR (one machine only)."},
+	{"HUBLINE_SECRET_KEY", "", []string{"dev", "worker", "starter", "accounts", "portals"}, "Base64 32-byte AES key (openssl rand -base64 32): encrypts OAuth tokens and LINE channel secrets in hubline's database. Same key everywhere, and back it up apart from the database: without it they cannot be read. Unset: dev generates one into HUBLINE_DATA_DIR/secret.key; other commands refuse to store or read secrets."},
 	{"HUBLINE_PUBLIC_URL", "http://<HUBLINE_HTTP_ADDR>", []string{"dev", "starter", "hubspot"}, "Base URL HubSpot calls (scheme://host[:port]); HubSpot signatures cover the full URL, so set it behind a proxy."},
 	{"HUBLINE_BLOCK_EXPIRATION", "P1D", []string{"dev", "starter"}, "ISO-8601 duration HubSpot keeps an action blocked (hs_expiration_duration); nothing is sent after it."},
 	{"HUBLINE_INSECURE_SKIP_SIGNATURE", "false", []string{"starter"}, "true lets the starter run without HUBSPOT_CLIENT_SECRET (no signature checks). Never in production."},
@@ -95,6 +97,8 @@ type Config struct {
 	CodecUIOrigin         string
 	CodecToken            string
 	DataDir               string
+	DatabaseURL           string // empty: SQLite in DataDir
+	SecretKey             string // HUBLINE_SECRET_KEY as given, validated; see store.LoadKeys
 	PublicURL             string
 	BlockExpiration       time.Duration
 	BlockExpirationISO    string
@@ -181,6 +185,8 @@ func Load(environ []string) (*Config, error) {
 		CodecUIOrigin:             strings.TrimRight(get("HUBLINE_CODEC_UI_ORIGIN"), "/"),
 		CodecToken:                get("HUBLINE_CODEC_TOKEN"),
 		DataDir:                   get("HUBLINE_DATA_DIR"),
+		DatabaseURL:               get("HUBLINE_DATABASE_URL"),
+		SecretKey:                 get("HUBLINE_SECRET_KEY"),
 		PublicURL:                 strings.TrimRight(get("HUBLINE_PUBLIC_URL"), "/"),
 		BlockExpirationISO:        get("HUBLINE_BLOCK_EXPIRATION"),
 		LogLevel:                  strings.ToLower(get("HUBLINE_LOG_LEVEL")),
@@ -241,6 +247,15 @@ func Load(environ []string) (*Config, error) {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("HUBLINE_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.SecretKey != "" {
+		if _, err := codec.ParseKey(c.SecretKey); err != nil {
+			errs = append(errs, fmt.Errorf("HUBLINE_SECRET_KEY: %w", err)) // never echo the key
+		}
+	}
+	// The URL may hold a password: errors never echo it. pgx also takes "key=value" strings.
+	if scheme, _, ok := strings.Cut(c.DatabaseURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
+		errs = append(errs, fmt.Errorf("HUBLINE_DATABASE_URL: scheme %q: want a PostgreSQL URL (postgres://user:password@host:5432/hubline)", scheme))
 	}
 	if k := get("HUBLINE_PAYLOAD_KEY"); k != "" {
 		if c.PayloadKey, err = codec.ParseKey(k); err != nil {
