@@ -64,9 +64,14 @@ func newActivities(cfg *config.Config, log *zap.Logger, c client.Client, dc conv
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 256
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: tr}
+	timeline, err := cfg.TimelineMode()
+	if err != nil {
+		return nil, err
+	}
 	a := &activities.Activities{
 		LINE:                    map[int]*line.Client{},
 		TimelineEventTemplateID: cfg.HubSpotTimelineTemplateID,
+		Timeline:                timeline,
 		Logger:                  log.Named("activity"),
 		Temporal:                c,
 		DataConverter:           dc,
@@ -101,8 +106,13 @@ func newActivities(cfg *config.Config, log *zap.Logger, c client.Client, dc conv
 		BaseURL: cfg.HubSpotAPIBaseURL, Tokens: tokens, HTTPClient: hc, Logger: log.Named("hubspot"),
 		RequestsPerInterval: cfg.HubSpotRateLimit, Interval: 10 * time.Second,
 	})
-	if cfg.HubSpotTimelineTemplateID == "" {
-		log.Info("HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID is unset: deliveries are not written to contact timelines")
+	switch timeline {
+	case activities.TimelineNotes:
+		log.Info("delivery history: a note on each contact (HUBLINE_TIMELINE=notes; needs the crm.objects.contacts.write scope)")
+	case activities.TimelineOff:
+		log.Info("delivery history is off (HUBLINE_TIMELINE=off): nothing is written to contacts")
+	default:
+		log.Info("delivery history: timeline events (HUBLINE_TIMELINE=events)")
 	}
 	if len(cfg.LineAccounts) == 0 {
 		log.Warn("no LINE accounts (LINE_CHANNEL_ACCESS_TOKEN): every push will fail with unknown_line_account")

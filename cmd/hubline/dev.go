@@ -73,7 +73,8 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 			hubspotsandbox.New(hubspotsandbox.Options{AccessToken: sandboxHubSpotToken})))
 		cfg.HubSpotAPIBaseURL = base + hubspotSandboxPath
 		cfg.HubSpotAccessToken = sandboxHubSpotToken
-		if cfg.HubSpotTimelineTemplateID == "" {
+		if cfg.Timeline == "events" && cfg.HubSpotTimelineTemplateID == "" {
+			// Only when asked: new HubSpot apps cannot have templates, so dev writes notes.
 			cfg.HubSpotTimelineTemplateID = sandboxTemplateID
 		}
 	}
@@ -183,7 +184,7 @@ func printBanner(w io.Writer, cfg *config.Config, uiURL, base string, lineBox, h
 		fmt.Fprintf(w, "  LINE sandbox (no LINE_CHANNEL_ACCESS_TOKEN): delivered messages at %s%s/sandbox\n", base, lineSandboxPath)
 	}
 	if hubspotBox {
-		fmt.Fprintf(w, "  HubSpot sandbox (no HUBSPOT_ACCESS_TOKEN): callbacks and timeline at %s%s/sandbox\n", base, hubspotSandboxPath)
+		fmt.Fprintf(w, "  HubSpot sandbox (no HUBSPOT_ACCESS_TOKEN): callbacks, notes and timeline events at %s%s/sandbox\n", base, hubspotSandboxPath)
 	}
 	fmt.Fprintf(w, "\nSend a sample action:\n\ncurl -sS -X POST '%s' -H 'Content-Type: application/json'%s \\\n  -d '%s'\n\n", url, sig, body)
 }

@@ -170,14 +170,21 @@ func TestDevStackDeliversAndKeepsDeduplicatingAcrossRestarts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var hs struct{ Callbacks []any }
+		var hs struct {
+			Callbacks, TimelineEvents []any
+			Notes                     []struct{ Body string }
+		}
 		_ = json.NewDecoder(resp.Body).Decode(&hs)
 		resp.Body.Close()
-		if len(hs.Callbacks) == 1 {
+		// Without a template, dev records the delivery as a note on the contact, as new apps must.
+		if len(hs.Callbacks) == 1 && len(hs.Notes) == 1 {
+			if len(hs.TimelineEvents) != 0 || !strings.Contains(hs.Notes[0].Body, "Hello Aiko") {
+				t.Fatalf("dev history: %d timeline events, note %+v", len(hs.TimelineEvents), hs.Notes)
+			}
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatal("callback never completed")
+			t.Fatal("callback or delivery note never written")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -24,6 +24,9 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	if _, err := cfg.TimelineMode(); err != nil {
+		return err // before dialling: a setting error should not wait for Temporal
+	}
 	dc, err := dataConverter(cfg, log)
 	if err != nil {
 		return err

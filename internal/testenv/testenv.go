@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,6 +65,8 @@ type Options struct {
 	// DynamicConfig overrides the Temporal server's dynamic config (e.g. lowered history
 	// limits, so a test reaches them with a small load).
 	DynamicConfig map[string]any
+	// Timeline is HUBLINE_TIMELINE for the worker (default events, with a test template).
+	Timeline string
 }
 
 // Env is one running hubline.
@@ -127,6 +130,8 @@ func New(t testing.TB, o Options) *Env {
 	e.Activities = &activities.Activities{
 		LINE:                    map[int]*line.Client{},
 		TimelineEventTemplateID: "test-template",
+		Timeline:                cmp.Or(o.Timeline, activities.TimelineEvents),
+		NoteSearchSettle:        time.Second,
 		Logger:                  e.Logger,
 		HubSpot: hubspot.NewClient(hubspot.Options{
 			BaseURL: hsSrv.URL, Tokens: hubspot.StaticToken(o.HubSpot.AccessToken), HTTPClient: hc, Logger: e.Logger,
