@@ -56,6 +56,12 @@ type OAuthOptions struct {
 	HTTPClient *http.Client
 }
 
+// SetOAuth turns on multi-portal mode and HUBLINE_ALLOWED_PORTALS (either may be nil);
+// call it before serving.
+func (s *Server) SetOAuth(o *OAuthOptions, allowed func(portalID int64) bool) {
+	s.opts.OAuth, s.opts.PortalAllowed = o, allowed
+}
+
 // redirectURI is where HubSpot sends the browser back; it must be listed in the app's
 // auth settings exactly so.
 func (s *Server) redirectURI() string { return s.opts.PublicURL + RouteOAuthCallback }

@@ -93,6 +93,8 @@ func newActivities(cfg *config.Config, log *zap.Logger, c client.Client, dc conv
 		tokens = hubspot.NewOAuthRefresher(cfg.HubSpotAPIBaseURL, cfg.HubSpotClientID, cfg.HubSpotClientSecret, cfg.HubSpotRefreshToken, hc)
 	case cfg.HubSpotAccessToken != "":
 		tokens = hubspot.StaticToken(cfg.HubSpotAccessToken)
+	case cfg.MultiPortal():
+		tokens = nil // each portal's own token, from the database (useWorkerPortals)
 	default:
 		log.Warn("no HubSpot credentials (HUBSPOT_ACCESS_TOKEN or HUBSPOT_REFRESH_TOKEN): callbacks and timeline writes will fail until one is set")
 		tokens = hubspot.StaticToken("")

@@ -69,10 +69,20 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	}
 	hubspotBox := cfg.HubSpotAccessToken == "" && cfg.HubSpotRefreshToken == ""
 	if hubspotBox {
+		// Multi-portal mode (HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET without tokens): the
+		// sandbox plays the app's HubSpot, install page included, so the install can be tried.
+		multi := cfg.MultiPortal()
 		mux.Handle(hubspotSandboxPath+"/", http.StripPrefix(hubspotSandboxPath,
-			hubspotsandbox.New(hubspotsandbox.Options{AccessToken: sandboxHubSpotToken})))
+			hubspotsandbox.New(hubspotsandbox.Options{AccessToken: sandboxHubSpotToken, OAuth: hubspotsandbox.OAuthOptions{
+				ClientID: cfg.HubSpotClientID, ClientSecret: cfg.HubSpotClientSecret}})))
 		cfg.HubSpotAPIBaseURL = base + hubspotSandboxPath
-		cfg.HubSpotAccessToken = sandboxHubSpotToken
+		if multi {
+			if cfg.HubSpotAuthorizeURL == hubspot.DefaultAuthorizeURL {
+				cfg.HubSpotAuthorizeURL = base + hubspotSandboxPath + "/oauth/authorize"
+			}
+		} else {
+			cfg.HubSpotAccessToken = sandboxHubSpotToken
+		}
 		if cfg.Timeline == "events" && cfg.HubSpotTimelineTemplateID == "" {
 			// Only when asked: new HubSpot apps cannot have templates, so dev writes notes.
 			cfg.HubSpotTimelineTemplateID = sandboxTemplateID
@@ -125,6 +135,11 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	closeWorkerPortals, err := useWorkerPortals(ctx, cfg, log, acts, true)
+	if err != nil {
+		return err
+	}
+	defer closeWorkerPortals()
 	// Both workers stop before the starter's server, which also carries the sandboxes their
 	// activities may still be calling.
 	stopWorkers, err := worker.Start(worker.New(c, acts, cfg.ShutdownTimeout),
@@ -138,6 +153,11 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 		log.Warn("HUBSPOT_CLIENT_SECRET is unset: dev accepts UNSIGNED requests. Never expose this to the internet.")
 	}
 	st := newStarter(cfg, c, log)
+	closeStarterPortals, err := useStarterPortals(ctx, cfg, log, st, true)
+	if err != nil {
+		return err
+	}
+	defer closeStarterPortals()
 	mux.Handle("/", st.Handler())
 
 	printBanner(stdout, cfg, srv.UIURL(), base, lineBox != nil, hubspotBox)
@@ -182,6 +202,9 @@ func printBanner(w io.Writer, cfg *config.Config, uiURL, base string, lineBox, h
 	fmt.Fprintf(w, "  Temporal frontend:         %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
 	if lineBox {
 		fmt.Fprintf(w, "  LINE sandbox (no LINE_CHANNEL_ACCESS_TOKEN): delivered messages at %s%s/sandbox\n", base, lineSandboxPath)
+	}
+	if cfg.MultiPortal() {
+		fmt.Fprintf(w, "  Install into a portal:     %s/oauth/install (multi-portal mode; the sample below is portal 1)\n", cfg.PublicURL)
 	}
 	if hubspotBox {
 		fmt.Fprintf(w, "  HubSpot sandbox (no HUBSPOT_ACCESS_TOKEN): callbacks, notes and timeline events at %s%s/sandbox\n", base, hubspotSandboxPath)

@@ -37,5 +37,11 @@ func runStarter(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	}
 	log.Info("starter listening", zap.String("addr", l.Addr().String()), zap.String("public_url", cfg.PublicURL),
 		zap.Ints("line_accounts", cfg.AccountNumbers()))
-	return newStarter(cfg, c, log).Serve(ctx, l, cfg.ShutdownTimeout)
+	st := newStarter(cfg, c, log)
+	closePortals, err := useStarterPortals(ctx, cfg, log, st, false)
+	if err != nil {
+		return err
+	}
+	defer closePortals()
+	return st.Serve(ctx, l, cfg.ShutdownTimeout)
 }

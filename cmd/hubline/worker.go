@@ -40,6 +40,11 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	closePortals, err := useWorkerPortals(ctx, cfg, log, acts, false)
+	if err != nil {
+		return err
+	}
+	defer closePortals()
 	// The health endpoints outlive ctx: /readyz answers 503 while the worker drains.
 	healthDone := func() error { return nil }
 	if cfg.WorkerHealthAddr != "" {

@@ -304,6 +304,18 @@ retry:
 	return &response{status: resp.StatusCode, body: body}, nil
 }
 
+// UsePortals switches the client to per-portal tokens (multi-portal mode) when portals is
+// not nil, and to refusing portals outside allowed when that is not nil. Call it before
+// the client is used.
+func (c *Client) UsePortals(portals PortalTokenSource, allowed func(portalID int64) bool) {
+	if portals != nil {
+		c.portals = portals
+	}
+	if allowed != nil {
+		c.allowed = allowed
+	}
+}
+
 // token returns the bearer token for portalID: the portal's own in multi-portal mode.
 func (c *Client) token(ctx context.Context, portalID int64) (string, error) {
 	if c.allowed != nil && !c.allowed(portalID) {
