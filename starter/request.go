@@ -63,9 +63,10 @@ func (s *Server) readVerifiedBody(c *gin.Context) {
 		// The signature covers the URI exactly as HubSpot called it: the public base URL plus
 		// the raw request URI (not the decoded path).
 		uri := s.opts.PublicURL + c.Request.RequestURI
-		if err := hubspot.VerifySignature(s.opts.ClientSecret, c.Request.Method, uri, body, c.Request.Header, s.opts.Now()); err != nil {
+		policy := hubspot.SignaturePolicy{RequireV3: s.opts.RequireSignatureV3}
+		if err := policy.Verify(s.opts.ClientSecret, c.Request.Method, uri, body, c.Request.Header, s.opts.Now()); err != nil {
 			s.log.Warn("rejected unsigned or badly signed request", zap.String("path", c.Request.URL.Path), zap.Error(err))
-			abortError(c, http.StatusUnauthorized, "invalid_signature", err.Error())
+			abortError(c, http.StatusUnauthorized, hubspot.SignatureErrorCode(err), err.Error())
 			return
 		}
 	}

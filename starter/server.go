@@ -32,6 +32,8 @@ type Options struct {
 	ClientSecret string
 	// PublicURL is the scheme://host[:port] HubSpot calls; signatures cover it.
 	PublicURL string
+	// RequireSignatureV3 refuses v2 signatures too (HUBLINE_REQUIRE_SIGNATURE_V3).
+	RequireSignatureV3 bool
 	// BlockExpiration is how long HubSpot keeps a BLOCKed action waiting; ISO is its
 	// ISO-8601 form, returned as hs_expiration_duration.
 	BlockExpiration    time.Duration

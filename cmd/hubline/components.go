@@ -136,7 +136,7 @@ func newStarter(cfg *config.Config, c client.Client, log *zap.Logger) *starter.S
 	}
 	return starter.New(starter.Options{
 		Temporal: c, Logger: log.Named("starter"), ClientSecret: cfg.HubSpotClientSecret, PublicURL: cfg.PublicURL,
-		BlockExpiration: cfg.BlockExpiration, BlockExpirationISO: cfg.BlockExpirationISO, Accounts: accounts,
+		RequireSignatureV3: cfg.RequireSignatureV3, BlockExpiration: cfg.BlockExpiration, BlockExpirationISO: cfg.BlockExpirationISO, Accounts: accounts,
 		SendDataAllow: allow, SendDataMaxAttempts: cfg.SendDataMaxAttempts, LineUserIDProperties: props,
 		Queue: queueOptions(cfg),
 	})

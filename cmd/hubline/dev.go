@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -102,8 +103,13 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		// For the embedded UI's pages only, as this address (HUBLINE_CODEC_ALLOWED_HOSTS).
+		access, err := codecAccess(cfg.CodecAllowedHosts, "http://"+cfg.UIAddr, l.Addr().String())
+		if err != nil {
+			return err
+		}
 		codecEndpoint = base + codecPath
-		mux.Handle(codecPath+"/", http.StripPrefix(codecPath, codecHandler(cd, "http://"+cfg.UIAddr, "", log.Named("codec"))))
+		mux.Handle(codecPath+"/", http.StripPrefix(codecPath, codecHandler(cd, access, log.Named("codec"))))
 	}
 	log.Info("starting embedded Temporal server", zap.String("address", cfg.TemporalAddress),
 		zap.String("database", filepath.Join(cfg.DataDir, "temporal.db")))
@@ -191,7 +197,13 @@ func printBanner(w io.Writer, cfg *config.Config, uiURL, base string, lineBox, h
 	})
 	url := cfg.PublicURL + "/actions/send-line-message"
 	sig := ""
-	if cfg.HubSpotClientSecret != "" {
+	switch {
+	case cfg.HubSpotClientSecret != "" && cfg.RequireSignatureV3:
+		// v3 is timestamped: the printed command works for 5 minutes.
+		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		sig = fmt.Sprintf(" \\\n  -H 'X-HubSpot-Request-Timestamp: %s' -H 'X-HubSpot-Signature-v3: %s'",
+			ts, hubspot.SignV3(cfg.HubSpotClientSecret, http.MethodPost, url, body, ts))
+	case cfg.HubSpotClientSecret != "":
 		sig = fmt.Sprintf(" \\\n  -H 'X-HubSpot-Signature-Version: v2' -H 'X-HubSpot-Signature: %s'",
 			hubspot.SignV2(cfg.HubSpotClientSecret, http.MethodPost, url, body))
 	}

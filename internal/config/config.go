@@ -40,14 +40,19 @@ var Settings = []Setting{
 	{"HUBLINE_PUBLIC_URL", "http://<HUBLINE_HTTP_ADDR>", []string{"dev", "starter", "hubspot"}, "Base URL HubSpot calls (scheme://host[:port]); HubSpot signatures cover the full URL, so set it behind a proxy."},
 	{"HUBLINE_BLOCK_EXPIRATION", "P1D", []string{"dev", "starter"}, "ISO-8601 duration HubSpot keeps an action blocked (hs_expiration_duration); nothing is sent after it."},
 	{"HUBLINE_INSECURE_SKIP_SIGNATURE", "false", []string{"starter"}, "true lets the starter run without HUBSPOT_CLIENT_SECRET (no signature checks). Never in production."},
+	{"HUBLINE_REQUIRE_SIGNATURE_V3", "false", []string{"dev", "starter"}, "true refuses v2 signatures (401 signature_version_refused): only v3, whose timestamp stops a captured request being replayed after 5 minutes. Set it when your portal's requests carry X-HubSpot-Signature-v3. v1 is always refused."},
 	{"HUBLINE_SHUTDOWN_TIMEOUT", "30s", []string{"dev", "worker", "starter", "codec"}, "How long shutdown waits for in-flight HTTP requests and running activities."},
 	{"HUBLINE_LOG_LEVEL", "info", []string{"dev", "worker", "starter", "codec"}, "debug, info, warn or error."},
 	{"HUBLINE_CPU_PROFILE", "", []string{"dev", "worker", "starter"}, "Diagnostics: write the process's CPU profile (for go tool pprof) to this file, from start until it exits. hubline bench queue --cpuprofile DIR sets it for each process it starts."},
 	{"HUBLINE_PAYLOAD_KEY", "", []string{"dev", "worker", "starter", "queue", "codec"}, "Base64 32-byte AES key (openssl rand -base64 32): encrypts workflow payloads (message texts, LINE user IDs, Send Data secrets) before they reach Temporal. Same key on every worker and starter; unset: payloads are stored in clear."},
 	{"HUBLINE_WORKER_HEALTH_ADDR", "", []string{"worker"}, "host:port where the worker serves GET /healthz (the process answers) and /readyz (Temporal reachable; 503 once shutdown began). Unset: no HTTP endpoint."},
 	{"HUBLINE_CODEC_ADDR", "127.0.0.1:8081", []string{"codec"}, "Where hubline codec listens. The operator's browser calls it (the Temporal UI's codec endpoint), so keep it as private as the UI."},
-	{"HUBLINE_CODEC_UI_ORIGIN", "http://127.0.0.1:8233", []string{"codec"}, "Origin (scheme://host[:port]) of the Temporal UI whose pages may call hubline codec (CORS)."},
-	{"HUBLINE_CODEC_TOKEN", "", []string{"codec"}, "When set, hubline codec answers only requests with Authorization: Bearer <token> (temporal CLI: --codec-auth). The Temporal UI cannot send a fixed token: for the UI leave it unset and restrict who reaches the address."},
+	{"HUBLINE_CODEC_UI_ORIGIN", "http://127.0.0.1:8233", []string{"codec"}, "Origin (scheme://host[:port]) of the Temporal UI whose pages may call hubline codec (CORS); a request with any other Origin header is refused (403 origin_not_allowed)."},
+	{"HUBLINE_CODEC_ALLOWED_HOSTS", "<HUBLINE_CODEC_ADDR>", []string{"dev", "codec"}, "Comma-separated host[:port] values of the Host header hubline codec answers (a host without a port: any port); others are refused (403 host_not_allowed), which defeats DNS rebinding. Default: the listen address, and when that is loopback or all addresses (0.0.0.0) localhost, 127.0.0.1 and [::1] at its port; in dev, the same for the /codec endpoint on HUBLINE_HTTP_ADDR."},
+	{"HUBLINE_CODEC_TOKEN", "", []string{"codec"}, "When set, hubline codec accepts Authorization: Bearer <token> (temporal CLI: --codec-auth). With HUBLINE_CODEC_JWKS_URL too, either credential is accepted; with neither, none is asked for. The Temporal UI cannot send a fixed token: for the UI use HUBLINE_CODEC_JWKS_URL, or leave both unset and restrict who reaches the address."},
+	{"HUBLINE_CODEC_JWKS_URL", "", []string{"codec"}, "JWKS URL of the identity provider the Temporal UI signs users in with (OIDC). When set, hubline codec accepts Authorization: Bearer <access token>, as the UI sends it with TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true, signed by a key listed there (RS256, ES256 and the other RS/PS/ES algorithms; refetched for an unknown key at most once a minute), unexpired, with the issuer and audience below."},
+	{"HUBLINE_CODEC_JWT_ISSUER", "", []string{"codec"}, "Required with HUBLINE_CODEC_JWKS_URL: the iss claim access tokens must carry, exactly."},
+	{"HUBLINE_CODEC_JWT_AUDIENCE", "", []string{"codec"}, "Required with HUBLINE_CODEC_JWKS_URL: a value the aud claim of access tokens must include."},
 	{"HUBSPOT_CLIENT_SECRET", "", []string{"dev", "starter", "worker"}, "HubSpot app client secret: verifies request signatures (v3, else v2), signs OAuth install states, exchanges install codes and refreshes OAuth tokens."},
 	{"HUBSPOT_ACCESS_TOKEN", "", []string{"dev", "worker", "starter"}, "Single-portal mode: HubSpot access token (OAuth or private app) for callbacks and timeline events; the starter reads only whether it is set. Setting it with HUBSPOT_CLIENT_ID stops start-up. Unset in dev: the HubSpot sandbox is used."},
 	{"HUBSPOT_CLIENT_ID", "", []string{"dev", "worker", "starter"}, "HubSpot app client ID. With HUBSPOT_CLIENT_SECRET and neither HUBSPOT_ACCESS_TOKEN nor HUBSPOT_REFRESH_TOKEN: multi-portal mode (portals install hubline at /oauth/install; their tokens are kept in the database). With HUBSPOT_REFRESH_TOKEN: single-portal mode refreshing that token."},
@@ -96,6 +101,10 @@ type Config struct {
 	CodecAddr             string
 	CodecUIOrigin         string
 	CodecToken            string
+	CodecAllowedHosts     string // as given, validated; empty: codec.DefaultHosts of the listen address
+	CodecJWKSURL          string
+	CodecJWTIssuer        string
+	CodecJWTAudience      string
 	DataDir               string
 	DatabaseURL           string // empty: SQLite in DataDir
 	SecretKey             string // HUBLINE_SECRET_KEY as given, validated; see store.LoadKeys
@@ -103,6 +112,7 @@ type Config struct {
 	BlockExpiration       time.Duration
 	BlockExpirationISO    string
 	InsecureSkipSignature bool
+	RequireSignatureV3    bool
 	ShutdownTimeout       time.Duration
 	LogLevel              string
 
@@ -168,7 +178,8 @@ func Load(environ []string) (*Config, error) {
 			return v
 		}
 		for _, s := range Settings {
-			if s.Name == name && !strings.HasPrefix(s.Default, "http://<") {
+			// A default naming another setting (<NAME>) is worked out where it is used.
+			if s.Name == name && !strings.Contains(s.Default, "<") {
 				return s.Default
 			}
 		}
@@ -184,6 +195,10 @@ func Load(environ []string) (*Config, error) {
 		CodecAddr:                 get("HUBLINE_CODEC_ADDR"),
 		CodecUIOrigin:             strings.TrimRight(get("HUBLINE_CODEC_UI_ORIGIN"), "/"),
 		CodecToken:                get("HUBLINE_CODEC_TOKEN"),
+		CodecAllowedHosts:         get("HUBLINE_CODEC_ALLOWED_HOSTS"),
+		CodecJWKSURL:              get("HUBLINE_CODEC_JWKS_URL"),
+		CodecJWTIssuer:            get("HUBLINE_CODEC_JWT_ISSUER"),
+		CodecJWTAudience:          get("HUBLINE_CODEC_JWT_AUDIENCE"),
 		DataDir:                   get("HUBLINE_DATA_DIR"),
 		DatabaseURL:               get("HUBLINE_DATABASE_URL"),
 		SecretKey:                 get("HUBLINE_SECRET_KEY"),
@@ -239,6 +254,24 @@ func Load(environ []string) (*Config, error) {
 	c.BlockExpiration = d
 	if c.InsecureSkipSignature, err = parseBool("HUBLINE_INSECURE_SKIP_SIGNATURE", get("HUBLINE_INSECURE_SKIP_SIGNATURE")); err != nil {
 		errs = append(errs, err)
+	}
+	if c.RequireSignatureV3, err = parseBool("HUBLINE_REQUIRE_SIGNATURE_V3", get("HUBLINE_REQUIRE_SIGNATURE_V3")); err != nil {
+		errs = append(errs, err)
+	}
+	if c.CodecAllowedHosts != "" {
+		if _, err := codec.ParseHosts(c.CodecAllowedHosts); err != nil {
+			errs = append(errs, fmt.Errorf("HUBLINE_CODEC_ALLOWED_HOSTS: %w", err))
+		}
+	}
+	if c.CodecJWKSURL != "" {
+		if p, err := url.Parse(c.CodecJWKSURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("HUBLINE_CODEC_JWKS_URL=%q: want an http(s) URL such as https://idp.example.com/.well-known/jwks.json", c.CodecJWKSURL))
+		}
+		if c.CodecJWTIssuer == "" || c.CodecJWTAudience == "" {
+			errs = append(errs, errors.New("HUBLINE_CODEC_JWKS_URL needs HUBLINE_CODEC_JWT_ISSUER and HUBLINE_CODEC_JWT_AUDIENCE: tokens of any issuer or audience would pass"))
+		}
+	} else if c.CodecJWTIssuer != "" || c.CodecJWTAudience != "" {
+		errs = append(errs, errors.New("HUBLINE_CODEC_JWT_ISSUER and HUBLINE_CODEC_JWT_AUDIENCE go with HUBLINE_CODEC_JWKS_URL: set it, or unset them"))
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(get("HUBLINE_SHUTDOWN_TIMEOUT")); err != nil || c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("HUBLINE_SHUTDOWN_TIMEOUT=%q: want a positive Go duration such as 30s", get("HUBLINE_SHUTDOWN_TIMEOUT")))
