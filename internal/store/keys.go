@@ -93,16 +93,20 @@ func LoadKeys(b64, dataDir string, generate bool, log *zap.Logger) (*Keys, error
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("HUBLINE_DATA_DIR: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // another process generated it first: use that one
-		return LoadKeys("", dataDir, false, log)
-	}
+	// Written aside, then linked into place: a process starting at the same time sees either
+	// no file or the whole key, and the first link wins.
+	f, err := os.CreateTemp(dataDir, KeyFile+".*")
 	if err != nil {
 		return nil, fmt.Errorf("generate HUBLINE_SECRET_KEY: %w", err)
 	}
+	defer os.Remove(f.Name())
 	_, err = f.WriteString(base64.StdEncoding.EncodeToString(raw) + "\n")
-	if err = errors.Join(err, f.Close()); err != nil {
-		os.Remove(path)
+	if err = errors.Join(err, f.Chmod(0o600), f.Sync(), f.Close()); err != nil {
+		return nil, fmt.Errorf("generate HUBLINE_SECRET_KEY: %w", err)
+	}
+	if err := os.Link(f.Name(), path); errors.Is(err, fs.ErrExist) {
+		return LoadKeys("", dataDir, false, log) // another process generated it first: use that one
+	} else if err != nil {
 		return nil, fmt.Errorf("generate HUBLINE_SECRET_KEY: %w", err)
 	}
 	if log != nil {

@@ -514,3 +514,31 @@ func TestLoadKeys(t *testing.T) {
 		assert.NotContains(t, err.Error(), bad)
 	}
 }
+
+// Processes generating the dev key at once all end up with the same, whole key.
+func TestLoadKeysConcurrent(t *testing.T) {
+	for range 20 {
+		dir := t.TempDir()
+		ids := make(chan [4]byte, 8)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				k, err := LoadKeys("", dir, true, nil)
+				if assert.NoError(t, err) {
+					ids <- k.id
+				}
+			}()
+		}
+		wg.Wait()
+		close(ids)
+		first := <-ids
+		for id := range ids {
+			assert.Equal(t, first, id)
+		}
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		assert.Len(t, entries, 1, "no temporary files left")
+	}
+}
