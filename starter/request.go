@@ -1,40 +1,27 @@
 package starter
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"github.com/hubline/hubline/internal/actionreq"
 	"github.com/hubline/hubline/internal/hubspot"
+	"github.com/hubline/hubline/workflows"
 )
 
-// actionRequest is HubSpot's custom workflow action execution request.
+// actionRequest is HubSpot's custom workflow action execution request, decoded strictly
+// (exact field names, one JSON object: see internal/actionreq).
 type actionRequest struct {
-	CallbackID string `json:"callbackId"`
-	Origin     struct {
-		PortalID                int64 `json:"portalId"`
-		ActionDefinitionID      int64 `json:"actionDefinitionId"`
-		ActionDefinitionVersion int64 `json:"actionDefinitionVersion"`
-	} `json:"origin"`
-	Context struct {
-		Source     string `json:"source"`
-		WorkflowID int64  `json:"workflowId"`
-	} `json:"context"`
-	Object struct {
-		ObjectID   int64          `json:"objectId"`
-		ObjectType string         `json:"objectType"`
-		Properties map[string]any `json:"properties"`
-	} `json:"object"`
-	InputFields map[string]any `json:"inputFields"`
+	actionreq.Request
 
 	// Flattened to strings: HubSpot sends numbers for number properties and null for unset ones.
 	props  map[string]string
@@ -44,11 +31,73 @@ type actionRequest struct {
 // input returns an input field as trimmed text ("" when absent).
 func (r *actionRequest) input(name string) string { return strings.TrimSpace(r.inputs[name]) }
 
+// actionDef is what the starter knows of an action route: its ActionType and the input
+// fields its hubspot/*.action.json definition declares (a test keeps them equal).
+type actionDef struct {
+	action string
+	inputs []string
+}
+
+var lineInputs = append([]string{InputLineUserID, InputLineAccount, InputAnalyticsTag}, MessageInputs...)
+
+var actionDefs = map[string]actionDef{
+	"/actions/send-line-message":       {workflows.ActionSendLineMessage, lineInputs},
+	"/actions/send-line-message-v2":    {workflows.ActionSendLineMessageV2, slices.DeleteFunc(slices.Clone(lineInputs), func(s string) bool { return s == InputLineUserID })},
+	"/actions/send-line-message-queue": {workflows.ActionSendLineMessageQueue, append(slices.Clone(lineInputs), InputWaitForDelivery)},
+	"/actions/send-data":               {workflows.ActionSendData, []string{InputWebhookURL, InputData, InputRequestSignature}},
+}
+
 const bodyKey = "hubline.body"
+
+// CodeInvalidInput answers an input problem without a code of its own, such as an input
+// field the action does not define.
+const CodeInvalidInput = "invalid_input"
+
+// HTTP error codes of requests HubSpot would never send.
+const (
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeCrossOriginRefused   = "cross_origin_refused"
+)
+
+// fromHubSpotLike refuses, before the body is read, requests HubSpot would never send.
+//
+// Only application/json is accepted: a web page can POST text/plain or a form to any
+// address without the browser asking first, but not JSON. And while signatures are off
+// (dev, or HUBLINE_INSECURE_SKIP_SIGNATURE) nothing else proves a request came from
+// HubSpot, so a request with a browser's Origin or Sec-Fetch-Site header (HubSpot sends
+// neither) is refused: otherwise any page a developer opens could make dev send LINE
+// messages or reach loopback services through Send Data.
+func (s *Server) fromHubSpotLike(c *gin.Context) bool {
+	ct := c.GetHeader("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if cs, ok := params["charset"]; err != nil || mt != "application/json" || (ok && !strings.EqualFold(cs, "utf-8")) {
+		abortError(c, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
+			"Content-Type must be application/json (charset utf-8 if given), not "+strconv.Quote(truncate(ct, 100)))
+		return false
+	}
+	if s.opts.ClientSecret == "" && (c.GetHeader("Origin") != "" || c.GetHeader("Sec-Fetch-Site") != "") {
+		s.log.Warn("refused a browser's request while signatures are off", zap.String("path", c.Request.URL.Path))
+		abortError(c, http.StatusForbidden, CodeCrossOriginRefused,
+			"requests from web pages (with an Origin or Sec-Fetch-Site header) are refused while HubSpot signatures are not checked")
+		return false
+	}
+	return true
+}
+
+// truncate shortens s to at most n bytes of valid UTF-8.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}
 
 // readVerifiedBody reads the body under the size cap and checks HubSpot's signature over
 // the raw bytes before anything parses them.
 func (s *Server) readVerifiedBody(c *gin.Context) {
+	if !s.fromHubSpotLike(c) {
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -74,45 +123,56 @@ func (s *Server) readVerifiedBody(c *gin.Context) {
 	c.Next()
 }
 
-// decodeAction parses and checks the request envelope. Failures are 400s: the request is
-// not a HubSpot action execution at all.
-func decodeAction(c *gin.Context) (*actionRequest, bool) {
-	body := c.MustGet(bodyKey).([]byte)
-	var r actionRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
-		abortError(c, http.StatusBadRequest, "invalid_json", "request body is not a valid JSON action request: "+err.Error())
+// decodeAction parses and checks the request envelope. A body that is not a HubSpot
+// action execution at all is a 400. An input field the action does not define (a typo such
+// as lineUserId, or message_4) is FAIL_CONTINUE invalid_input, naming it: ignoring it would
+// answer a misleading missing-input error, or silently drop what the user set.
+func (s *Server) decodeAction(c *gin.Context) (*actionRequest, bool) {
+	req, err := actionreq.Decode(c.MustGet(bodyKey).([]byte))
+	if err != nil {
+		var de *actionreq.Error
+		if !errors.As(err, &de) {
+			de = &actionreq.Error{Code: actionreq.CodeInvalidJSON, Message: err.Error()}
+		}
+		abortError(c, http.StatusBadRequest, de.Code, de.Message)
 		return nil, false
 	}
-	switch {
-	case r.CallbackID == "":
-		abortError(c, http.StatusBadRequest, "missing_callback_id", "callbackId is required")
-		return nil, false
-	case len(r.CallbackID) > 255 || strings.IndexFunc(r.CallbackID, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0:
-		abortError(c, http.StatusBadRequest, "invalid_callback_id", "callbackId must be at most 255 printable characters without spaces")
-		return nil, false
-	}
-	r.props = flatten(r.Object.Properties)
-	r.inputs = flatten(r.InputFields)
-	return &r, true
-}
-
-func flatten(m map[string]any) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		switch v := v.(type) {
-		case nil:
-		case string:
-			out[k] = v
-		case json.Number:
-			out[k] = v.String()
-		case bool:
-			out[k] = strconv.FormatBool(v)
-		default:
-			b, _ := json.Marshal(v)
-			out[k] = string(b)
+	r := &actionRequest{Request: *req, props: req.Props, inputs: req.Inputs}
+	if def, ok := actionDefs[c.FullPath()]; ok {
+		if err := unknownInputs(r, def.inputs); err != nil {
+			s.reject(c, def.action, r, err)
+			return nil, false
 		}
 	}
-	return out
+	return r, true
+}
+
+// unknownInputs names the input fields that are not among known, in a bounded message
+// (the names come from the request).
+func unknownInputs(r *actionRequest, known []string) error {
+	var unknown []string
+	for k := range r.InputFields {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	const maxNames, maxName = 3, 40
+	var names []string
+	for i, k := range unknown {
+		if i == maxNames {
+			names = append(names, fmt.Sprintf("and %d more", len(unknown)-maxNames))
+			break
+		}
+		names = append(names, strconv.Quote(truncate(k, maxName)))
+	}
+	what := "is not an input field"
+	if len(unknown) > 1 {
+		what = "are not input fields"
+	}
+	return &inputError{CodeInvalidInput, fmt.Sprintf("inputFields: %s %s of this action (its inputs: %s)",
+		strings.Join(names, ", "), what, strings.Join(known, ", "))}
 }

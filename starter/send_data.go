@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
@@ -26,7 +27,13 @@ const (
 	CodeInvalidWebhookURL = workflows.CodeInvalidWebhookURL
 	CodeDestinationDenied = workflows.CodeDestinationNotAllowed
 	CodeMissingData       = "missing_data"
+	CodeDataTooLarge      = "data_too_large"
 )
+
+// DefaultSendDataMaxBytes is HUBLINE_SEND_DATA_MAX_BYTES's default, and its largest
+// value: the body travels base64-encoded in the workflow input, which Temporal refuses
+// over 2 MB.
+const DefaultSendDataMaxBytes = 1 << 20
 
 // Content types of Send Data bodies.
 const (
@@ -35,7 +42,7 @@ const (
 )
 
 func (s *Server) sendData(c *gin.Context) {
-	r, ok := decodeAction(c)
+	r, ok := s.decodeAction(c)
 	if !ok {
 		return
 	}
@@ -73,15 +80,28 @@ func (s *Server) sendDataInput(r *actionRequest) (workflows.SendDataInput, error
 	if len(bytes.TrimSpace([]byte(data))) == 0 {
 		return in, &inputError{CodeMissingData, "data is required"}
 	}
+	// Rendering stops at the limit: a few tokens and a long property must not build a
+	// huge body before it is refused.
+	limit := s.opts.SendDataMaxBytes
+	if limit <= 0 {
+		limit = DefaultSendDataMaxBytes
+	}
+	tooLarge := &inputError{CodeDataTooLarge, fmt.Sprintf("data is over %d bytes after its contact tokens render (HUBLINE_SEND_DATA_MAX_BYTES)", limit)}
 	var missing []string
 	if trimmed := bytes.TrimSpace([]byte(data)); json.Valid(trimmed) {
-		body, miss, err := tokens.RenderJSON(trimmed, r.props)
+		body, miss, err := tokens.RenderJSON(trimmed, r.props, limit)
+		if errors.Is(err, tokens.ErrTooLarge) {
+			return in, tooLarge
+		}
 		if err != nil {
 			return in, &inputError{"invalid_data", "data: " + err.Error()}
 		}
 		in.Body, in.ContentType, missing = body, ContentTypeJSON, miss
 	} else {
-		text, miss := tokens.Render(data, r.props)
+		text, miss, err := tokens.Render(data, r.props, limit)
+		if err != nil { // only ErrTooLarge
+			return in, tooLarge
+		}
 		in.Body, in.ContentType, missing = []byte(text), ContentTypeText, miss
 	}
 	if len(missing) > 0 {

@@ -50,7 +50,7 @@ type inputError struct{ code, message string }
 func (e *inputError) Error() string { return e.message }
 
 func (s *Server) sendLineMessage(c *gin.Context) {
-	r, ok := decodeAction(c)
+	r, ok := s.decodeAction(c)
 	if !ok {
 		return
 	}
@@ -137,7 +137,7 @@ func (s *Server) messages(r *actionRequest) ([]json.RawMessage, error) {
 func (s *Server) reject(c *gin.Context, action string, r *actionRequest, err error) {
 	var ie *inputError
 	if !errors.As(err, &ie) {
-		ie = &inputError{"invalid_input", err.Error()}
+		ie = &inputError{CodeInvalidInput, err.Error()}
 	}
 	s.requests.WithLabelValues(action, "rejected_"+ie.code).Inc()
 	s.log.Info("action rejected", zap.String("action", action), zap.String("callback_id", r.CallbackID),

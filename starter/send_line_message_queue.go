@@ -291,7 +291,7 @@ func (q *committer) refresh() {
 
 func (s *Server) sendLineMessageQueue(c *gin.Context) {
 	action := workflows.ActionSendLineMessageQueue
-	r, ok := decodeAction(c)
+	r, ok := s.decodeAction(c)
 	if !ok {
 		return
 	}

@@ -36,7 +36,7 @@ const placeholderUserID = "U00000000000000000000000000000000"
 // sendLineMessageV2 is the deprecated v2 action: v1's inputs without line_user_id, which
 // comes from the contact's property instead.
 func (s *Server) sendLineMessageV2(c *gin.Context) {
-	r, ok := decodeAction(c)
+	r, ok := s.decodeAction(c)
 	if !ok {
 		return
 	}

@@ -51,6 +51,9 @@ type Options struct {
 	SendDataAllow *webhook.AllowList
 	// SendDataMaxAttempts bounds Send Data attempts (HUBLINE_SEND_DATA_MAX_ATTEMPTS, default 10).
 	SendDataMaxAttempts int
+	// SendDataMaxBytes bounds Send Data's body after its contact tokens render
+	// (HUBLINE_SEND_DATA_MAX_BYTES; 0: DefaultSendDataMaxBytes).
+	SendDataMaxBytes int
 	// LineUserIDProperties maps an account number to the contact property holding its LINE
 	// user ID (HUBSPOT_LINE_USER_ID_PROPERTY, _2, ...); unset accounts use the defaults.
 	LineUserIDProperties map[int]string

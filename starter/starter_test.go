@@ -48,6 +48,7 @@ type answer struct {
 func post(t *testing.T, s *Server, path string, body []byte, headers map[string]string) answer {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json") // as HubSpot sends; headers may override it
 	if headers == nil {
 		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
 		req.Header.Set("X-HubSpot-Request-Timestamp", ts)

@@ -117,6 +117,7 @@ func TestDevStackDeliversAndKeepsDeduplicatingAcrossRestarts(t *testing.T) {
 	send := func() map[string]string {
 		url := base + "/actions/send-line-message"
 		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-HubSpot-Signature-Version", "v2")
 		req.Header.Set("X-HubSpot-Signature", hubspot.SignV2("dev-secret", http.MethodPost, url, body))
 		resp, err := http.DefaultClient.Do(req)

@@ -120,6 +120,7 @@ func TestWorkerAndStarterProcesses(t *testing.T) {
 		"line_user_id": testenv.UserID, "message_1": "Hello {{contact.firstname}}", "analytics_tag": "launch",
 	}, map[string]string{"firstname": "Aiko"}))
 	req, _ := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/actions/send-line-message", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	// HubSpot signed the public URL it called, not the address we listen on.
 	req.Header.Set("X-HubSpot-Signature-Version", "v2")
 	req.Header.Set("X-HubSpot-Signature", hubspot.SignV2("prod-secret", http.MethodPost,
@@ -196,6 +197,7 @@ func TestWorkerAndStarterProcesses(t *testing.T) {
 		"line_user_id": testenv.UserID, "message_1": "Queued hello",
 	}, nil))
 	req, _ = http.NewRequest(http.MethodPost, "http://"+httpAddr+"/actions/send-line-message-queue", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-HubSpot-Signature-Version", "v2")
 	req.Header.Set("X-HubSpot-Signature", hubspot.SignV2("prod-secret", http.MethodPost,
 		"https://hubline.example.com/actions/send-line-message-queue", body))

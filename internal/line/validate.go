@@ -5,6 +5,7 @@ package line
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -20,6 +21,16 @@ const (
 	MaxAltTextUTF16 = 1500
 	MaxURLLength    = 2000
 )
+
+// MaxMessageBytes bounds a LINE message object's JSON after its contact tokens render:
+// hubline's own bound, far above what a sensible message needs, so that tokens cannot
+// inflate a request (three messages still fit LINE's 2 MB request body).
+const MaxMessageBytes = 64 << 10
+
+// maxTextRenderBytes bounds a text message while its tokens render. A text within LINE's
+// limit takes at most 3 bytes per UTF-16 code unit; the rest leaves room for surrounding
+// whitespace, which is trimmed before the exact check.
+const maxTextRenderBytes = 4 * MaxTextUTF16
 
 // Validation error codes.
 const (
@@ -71,7 +82,11 @@ func UTF16Len(s string) int {
 func BuildMessage(raw string, props map[string]string) (msg json.RawMessage, missing []string, err error) {
 	trimmed := strings.TrimSpace(raw)
 	if strings.HasPrefix(trimmed, "{") && hasTypeField(trimmed) {
-		out, missing, err := tokens.RenderJSON([]byte(trimmed), props)
+		out, missing, err := tokens.RenderJSON([]byte(trimmed), props, MaxMessageBytes)
+		if errors.Is(err, tokens.ErrTooLarge) {
+			return nil, nil, &ValidationError{Code: CodeMessageTooLong,
+				Message: fmt.Sprintf("message object is over %d bytes after its contact tokens render", MaxMessageBytes)}
+		}
 		if err != nil {
 			return nil, missing, invalid("message is not valid JSON")
 		}
@@ -81,7 +96,11 @@ func BuildMessage(raw string, props map[string]string) (msg json.RawMessage, mis
 		return out, missing, nil
 	}
 
-	text, missing := tokens.Render(raw, props)
+	text, missing, err := tokens.Render(raw, props, maxTextRenderBytes)
+	if err != nil { // only ErrTooLarge
+		return nil, nil, &ValidationError{Code: CodeMessageTooLong,
+			Message: fmt.Sprintf("message is over LINE's limit of %d UTF-16 characters after its contact tokens render", MaxTextUTF16)}
+	}
 	// Surrounding whitespace (often a trailing newline from a form field)
 	// would show as blank lines in the chat bubble.
 	text = strings.TrimSpace(text)

@@ -1,5 +1,10 @@
 // Package tokens renders HubSpot-style contact tokens such as
 // {{contact.firstname}} and {{contact.firstname|there}} in message templates.
+//
+// Rendering is bounded: a short template full of tokens and a long property value
+// multiply into a huge output, so every function takes the most bytes the caller will
+// accept and stops, with ErrTooLarge, as soon as the output would pass it. Nothing larger
+// than the limit is ever built.
 package tokens
 
 import (
@@ -10,8 +15,14 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
+
+// ErrTooLarge means the rendered output would be longer than the limit the caller gave;
+// rendering stopped there.
+var ErrTooLarge = errors.New("tokens: rendered output over the size limit")
 
 // tokenRE matches {{contact.<name>}} and {{contact.<name>|fallback}}, allowing
 // spaces around the name and the pipe. The fallback cannot contain '}' so a
@@ -22,54 +33,114 @@ var tokenRE = regexp.MustCompile(`\{\{\s*(?i:contact)\.([A-Za-z0-9_]+)\s*(?:\|([
 // blank property renders its fallback (or nothing) and is reported in missing
 // (lowercased, sorted, unique). Other {{...}} sequences are left untouched.
 // Replacement is a single pass, so values that look like tokens stay literal.
-func Render(s string, props map[string]string) (out string, missing []string) {
-	var miss map[string]struct{}
-	out = renderString(s, props, &miss)
-	return out, sortedKeys(miss)
+// An output over maxBytes bytes is never built: Render returns ErrTooLarge instead.
+func Render(s string, props map[string]string, maxBytes int) (out string, missing []string, err error) {
+	r := renderer{props: props}
+	if !strings.Contains(s, "{{") { // fast path: most strings have no tokens
+		if len(s) > maxBytes {
+			return "", nil, ErrTooLarge
+		}
+		return s, nil, nil
+	}
+	buf := capped{max: maxBytes}
+	if err := r.render(&buf, s); err != nil {
+		return "", nil, err
+	}
+	return string(buf.b), sortedKeys(r.miss), nil
 }
 
-func renderString(s string, props map[string]string, miss *map[string]struct{}) string {
-	if !strings.Contains(s, "{{") {
-		return s // fast path: most strings have no tokens
+// renderer holds what one Render or RenderJSON call shares across its strings.
+type renderer struct {
+	props map[string]string
+	lower map[string]string // props by lowercased name, built on the first inexact lookup
+	miss  map[string]struct{}
+}
+
+// capped is a byte buffer that refuses to grow past max.
+type capped struct {
+	b   []byte
+	max int
+}
+
+// room makes space for n more bytes. It grows by doubling, never past max, so filling
+// the buffer up to its limit allocates at most about twice the limit.
+func (c *capped) room(n int) error {
+	if n > c.max-len(c.b) {
+		return ErrTooLarge
 	}
-	idx := tokenRE.FindAllStringSubmatchIndex(s, -1)
-	if idx == nil {
-		return s
+	if need := len(c.b) + n; need > cap(c.b) {
+		b := make([]byte, len(c.b), min(max(2*cap(c.b), need, 64), c.max))
+		copy(b, c.b)
+		c.b = b
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	last := 0
-	for _, m := range idx {
-		b.WriteString(s[last:m[0]])
-		last = m[1]
+	return nil
+}
+
+func (c *capped) write(s string) error {
+	if err := c.room(len(s)); err != nil {
+		return err
+	}
+	c.b = append(c.b, s...)
+	return nil
+}
+
+func (c *capped) writeByte(b byte) error {
+	if err := c.room(1); err != nil {
+		return err
+	}
+	c.b = append(c.b, b)
+	return nil
+}
+
+// render writes s with its tokens replaced to dst, stopping at dst's limit. Matches are
+// found one at a time, so a refused output costs no more than the limit.
+func (r *renderer) render(dst *capped, s string) error {
+	for len(s) > 0 {
+		m := tokenRE.FindStringSubmatchIndex(s)
+		if m == nil {
+			break
+		}
+		if err := dst.write(s[:m[0]]); err != nil {
+			return err
+		}
 		name := strings.ToLower(s[m[2]:m[3]])
-		if v, ok := lookup(props, name); ok {
-			b.WriteString(v)
-			continue
+		v, ok := r.lookup(name)
+		switch {
+		case ok:
+		case m[4] >= 0:
+			v = strings.TrimSpace(s[m[4]:m[5]])
+			fallthrough
+		default:
+			if r.miss == nil {
+				r.miss = make(map[string]struct{})
+			}
+			r.miss[name] = struct{}{}
 		}
-		if *miss == nil {
-			*miss = make(map[string]struct{})
+		if err := dst.write(v); err != nil {
+			return err
 		}
-		(*miss)[name] = struct{}{}
-		if m[4] >= 0 {
-			b.WriteString(strings.TrimSpace(s[m[4]:m[5]]))
-		}
+		s = s[m[1]:]
 	}
-	b.WriteString(s[last:])
-	return b.String()
+	return dst.write(s)
 }
 
 // lookup finds a non-blank property, matching names case-insensitively
 // because HubSpot internal names are lowercase but callers may not be.
-func lookup(props map[string]string, lower string) (string, bool) {
-	v, ok := props[lower]
+func (r *renderer) lookup(lower string) (string, bool) {
+	v, ok := r.props[lower]
 	if !ok {
-		for k, pv := range props {
-			if strings.EqualFold(k, lower) {
-				v, ok = pv, true
-				break
+		if r.lower == nil {
+			// Once per call, not once per token: many tokens times many properties
+			// must not cost their product.
+			r.lower = make(map[string]string, len(r.props))
+			for k, pv := range r.props {
+				lk := strings.ToLower(k)
+				if old, dup := r.lower[lk]; !dup || strings.TrimSpace(old) == "" {
+					r.lower[lk] = pv
+				}
 			}
 		}
+		v, ok = r.lower[lower]
 	}
 	if !ok || strings.TrimSpace(v) == "" {
 		return "", false
@@ -103,7 +174,8 @@ func sortedKeys(m map[string]struct{}) []string {
 // Keys and structure are never touched, so a property value can never inject
 // JSON; values are re-encoded with proper escaping. Numbers are kept verbatim,
 // object key order is preserved and HTML characters are not escaped.
-func RenderJSON(raw []byte, props map[string]string) (out []byte, missing []string, err error) {
+// An output over maxBytes bytes is never built: RenderJSON returns ErrTooLarge instead.
+func RenderJSON(raw []byte, props map[string]string, maxBytes int) (out []byte, missing []string, err error) {
 	if !json.Valid(raw) {
 		return nil, nil, errors.New("tokens: input is not valid JSON")
 	}
@@ -117,18 +189,9 @@ func RenderJSON(raw []byte, props map[string]string) (out []byte, missing []stri
 		n      int
 	}
 	var stack []frame
-	var miss map[string]struct{}
-	buf := bytes.NewBuffer(make([]byte, 0, len(raw)+len(raw)/8))
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-
-	writeString := func(s string) error {
-		if err := enc.Encode(s); err != nil {
-			return err
-		}
-		buf.Truncate(buf.Len() - 1) // Encode appends a newline
-		return nil
-	}
+	r := renderer{props: props}
+	buf := capped{max: maxBytes, b: make([]byte, 0, min(len(raw)+len(raw)/8, max(maxBytes, 0)))}
+	var scratch capped // one string value, rendered before it is escaped into buf
 
 	for {
 		tok, err := dec.Token()
@@ -140,50 +203,130 @@ func RenderJSON(raw []byte, props map[string]string) (out []byte, missing []stri
 		}
 		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
 			stack = stack[:len(stack)-1]
-			buf.WriteByte(byte(d))
+			if err := buf.writeByte(byte(d)); err != nil {
+				return nil, nil, err
+			}
 			continue
 		}
 
 		isKey := false
 		if len(stack) > 0 {
 			top := &stack[len(stack)-1]
+			var sep byte
 			if top.object {
 				isKey = top.n%2 == 0
 				if isKey && top.n > 0 {
-					buf.WriteByte(',')
+					sep = ','
 				} else if !isKey {
-					buf.WriteByte(':')
+					sep = ':'
 				}
 			} else if top.n > 0 {
-				buf.WriteByte(',')
+				sep = ','
+			}
+			if sep != 0 {
+				if err := buf.writeByte(sep); err != nil {
+					return nil, nil, err
+				}
 			}
 			top.n++
 		}
 
 		switch v := tok.(type) {
 		case json.Delim: // '{' or '['
-			buf.WriteByte(byte(v))
+			err = buf.writeByte(byte(v))
 			stack = append(stack, frame{object: v == '{'})
 		case string:
-			if !isKey {
-				v = renderString(v, props, &miss)
-			}
-			if err := writeString(v); err != nil {
-				return nil, nil, err
+			if !isKey && strings.Contains(v, "{{") {
+				// Escaping never shortens a string, so a value that does not fit
+				// raw will not fit escaped either.
+				scratch = capped{b: scratch.b[:0], max: buf.max - len(buf.b)}
+				if err := r.render(&scratch, v); err != nil {
+					return nil, nil, err
+				}
+				err = appendJSONString(&buf, scratch.b)
+			} else {
+				err = appendJSONString(&buf, []byte(v))
 			}
 		case json.Number:
-			buf.WriteString(string(v))
+			err = buf.write(string(v))
 		case bool:
-			if v {
-				buf.WriteString("true")
-			} else {
-				buf.WriteString("false")
-			}
+			err = buf.write(strconv.FormatBool(v))
 		case nil:
-			buf.WriteString("null")
+			err = buf.write("null")
 		default:
-			return nil, nil, fmt.Errorf("tokens: unexpected JSON token %T", tok)
+			err = fmt.Errorf("tokens: unexpected JSON token %T", tok)
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 	}
-	return buf.Bytes(), sortedKeys(miss), nil
+	return buf.b, sortedKeys(r.miss), nil
+}
+
+// appendJSONString writes s as a JSON string, escaped as encoding/json does with HTML
+// escaping off (quotes, backslashes, control characters, U+2028 and U+2029; invalid UTF-8
+// becomes U+FFFD), so the output matches json.Marshal of the same value.
+func appendJSONString(dst *capped, s []byte) error {
+	const hexDigits = "0123456789abcdef"
+	if err := dst.writeByte('"'); err != nil {
+		return err
+	}
+	for len(s) > 0 {
+		// The longest run that needs no escaping is copied at once.
+		n := 0
+		for n < len(s) {
+			c := s[n]
+			if c < utf8.RuneSelf {
+				if c < 0x20 || c == '"' || c == '\\' {
+					break
+				}
+				n++
+				continue
+			}
+			r, size := utf8.DecodeRune(s[n:])
+			if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
+				break
+			}
+			n += size
+		}
+		if err := dst.write(string(s[:n])); err != nil {
+			return err
+		}
+		s = s[n:]
+		if len(s) == 0 {
+			break
+		}
+		var esc string
+		c := s[0]
+		size := 1
+		switch {
+		case c == '"' || c == '\\':
+			esc = `\` + string(c)
+		case c == '\b':
+			esc = `\b`
+		case c == '\f':
+			esc = `\f`
+		case c == '\n':
+			esc = `\n`
+		case c == '\r':
+			esc = `\r`
+		case c == '\t':
+			esc = `\t`
+		case c < 0x20:
+			esc = `\u00` + string(hexDigits[c>>4]) + string(hexDigits[c&0xF])
+		default:
+			var r rune
+			r, size = utf8.DecodeRune(s)
+			if r == utf8.RuneError {
+				esc = `\ufffd`
+			} else {
+				esc = `\u202` + string(hexDigits[r&0xF])
+			}
+		}
+		if err := dst.write(esc); err != nil {
+			return err
+		}
+		s = s[size:]
+	}
+	return dst.writeByte('"')
 }

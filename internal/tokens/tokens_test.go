@@ -46,7 +46,10 @@ func TestRender(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, missing := Render(tc.in, props)
+			got, missing, err := Render(tc.in, props, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got != tc.want {
 				t.Errorf("Render(%q) = %q, want %q", tc.in, got, tc.want)
 			}
@@ -106,7 +109,7 @@ func TestRenderJSON(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, missing, err := RenderJSON([]byte(tc.in), props)
+			got, missing, err := RenderJSON([]byte(tc.in), props, 1<<20)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +130,7 @@ func TestRenderJSONRoundTripValues(t *testing.T) {
 	// Every tricky value must come back exactly after decoding the output.
 	values := []string{`"`, `\`, "a\n\r\tb", "}", "}}", "{{contact.x}}", "日本語テキスト", "x\u2028y", "<&>", `\u0022`}
 	for _, v := range values {
-		out, _, err := RenderJSON([]byte(`{"t":"{{contact.v}}"}`), map[string]string{"v": v})
+		out, _, err := RenderJSON([]byte(`{"t":"{{contact.v}}"}`), map[string]string{"v": v}, 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +146,7 @@ func TestRenderJSONRoundTripValues(t *testing.T) {
 
 func TestRenderJSONInvalid(t *testing.T) {
 	for _, in := range []string{``, `{`, `{"a":}`, `{"a":1} {"b":2}`, `nope`} {
-		if _, _, err := RenderJSON([]byte(in), nil); err == nil {
+		if _, _, err := RenderJSON([]byte(in), nil, 1<<20); err == nil {
 			t.Errorf("RenderJSON(%q): want error", in)
 		}
 	}
