@@ -275,3 +275,17 @@ func TestNewJWTVerifierNeedsIssuerAndAudience(t *testing.T) {
 		}
 	}
 }
+
+// A weak RSA key in the JWKS is not used, even for a token it signed.
+func TestJWTVerifierRefusesShortRSAKeys(t *testing.T) {
+	now := time.Now()
+	k, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak := jose.JSONWebKey{Key: k, KeyID: "weak", Algorithm: string(jose.RS256), Use: "sig"}
+	srv := newJWKSServer(t, weak)
+	if err := newVerifier(t, srv.URL, &now).Verify(context.Background(), sign(t, weak, claims(now, nil))); err == nil {
+		t.Fatal("a token signed by a 1024-bit RSA key was accepted")
+	}
+}
