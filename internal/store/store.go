@@ -40,7 +40,7 @@ type Store struct {
 
 // sqliteBusyTimeout is how long a SQLite writer waits for another (process's) write
 // transaction, such as a token refresh under WithPortalLock, before failing.
-const sqliteBusyTimeout = 30 * time.Second
+const sqliteBusyTimeout = time.Minute
 
 // Open opens and migrates hubline's database: PostgreSQL (pgx) when url
 // (HUBLINE_DATABASE_URL) is set, else embedded SQLite at filepath.Join(dataDir, DBFile)
