@@ -103,9 +103,11 @@ func TestDecodeMatchesFieldNamesExactly(t *testing.T) {
 		{"wrong-case input", route, `{"callbackId":"cb-1","inputFields":{"line_user_id":"` + userID + `","Message_1":"hi"}}`, 200, CodeInvalidInput, `"Message_1"`},
 		{"null unknown input", route, `{"callbackId":"cb-1","inputFields":{"line_user_id":"` + userID + `","message_1":"hi","x":null}}`, 200, CodeInvalidInput, `"x"`},
 		{"several unknown", route, `{"callbackId":"cb-1","inputFields":{"a":1,"b":2,"c":3,"d":4,"line_user_id":"` + userID + `"}}`, 200, CodeInvalidInput, `"a", "b", "c", and 1 more`},
-		{"v2 has no line_user_id input", "/actions/send-line-message-v2", `{"callbackId":"cb-1","inputFields":{"line_user_id":"` + userID + `","message_1":"hi"}}`, 200, CodeInvalidInput, `"line_user_id"`},
-		{"wait_for_delivery is the queue's only", route, `{"callbackId":"cb-1","inputFields":{"line_user_id":"` + userID + `","message_1":"hi","wait_for_delivery":"false"}}`, 200, CodeInvalidInput, `"wait_for_delivery"`},
 		{"send data camelCase", "/actions/send-data", `{"callbackId":"cb-1","inputFields":{"webhookUrl":"https://example.com/","data":"x"}}`, 200, CodeInvalidInput, `"webhookUrl"`},
+		{"send data with a LINE input named", "/actions/send-data", `{"callbackId":"cb-1","inputFields":{"webhook_url":"https://example.com/","data":"x","messge_1":"y"}}`, 200, CodeInvalidInput, `"messge_1"`},
+		// An input another action defines is tolerated and ignored.
+		{"v2 with v1's line_user_id", "/actions/send-line-message-v2", `{"callbackId":"cb-1","inputFields":{"line_user_id":"` + userID + `","message_1":"hi"}}`, 503, "temporal_unavailable", ""},
+		{"v1 with the queue's wait_for_delivery", route, `{"callbackId":"cb-1","inputFields":{"line_user_id":"` + userID + `","message_1":"hi","wait_for_delivery":"false"}}`, 503, "temporal_unavailable", ""},
 		// Types are checked as before.
 		{"callbackId a number", route, `{"callbackId":5}`, 400, "invalid_json", ""},
 		{"origin a string", route, `{"callbackId":"cb-1","origin":"x"}`, 400, "invalid_json", "origin"},

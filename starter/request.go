@@ -40,6 +40,16 @@ type actionDef struct {
 
 var lineInputs = append([]string{InputLineUserID, InputLineAccount, InputAnalyticsTag}, MessageInputs...)
 
+// allInputs are the input fields of all the actions, sorted.
+var allInputs = func() []string {
+	var all []string
+	for _, d := range actionDefs {
+		all = append(all, d.inputs...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
+}()
+
 var actionDefs = map[string]actionDef{
 	"/actions/send-line-message":       {workflows.ActionSendLineMessage, lineInputs},
 	"/actions/send-line-message-v2":    {workflows.ActionSendLineMessageV2, slices.DeleteFunc(slices.Clone(lineInputs), func(s string) bool { return s == InputLineUserID })},
@@ -124,9 +134,11 @@ func (s *Server) readVerifiedBody(c *gin.Context) {
 }
 
 // decodeAction parses and checks the request envelope. A body that is not a HubSpot
-// action execution at all is a 400. An input field the action does not define (a typo such
-// as lineUserId, or message_4) is FAIL_CONTINUE invalid_input, naming it: ignoring it would
-// answer a misleading missing-input error, or silently drop what the user set.
+// action execution at all is a 400. An input field none of hubline's actions defines (a typo
+// such as lineUserId, or message_4) is FAIL_CONTINUE invalid_input, naming it: ignoring it
+// would answer a misleading missing-input error, or silently drop what the user set. An
+// input of another of the actions is tolerated (a workflow moved from v2 to v1, or the
+// other way, may still carry one) and ignored.
 func (s *Server) decodeAction(c *gin.Context) (*actionRequest, bool) {
 	req, err := actionreq.Decode(c.MustGet(bodyKey).([]byte))
 	if err != nil {
@@ -139,7 +151,7 @@ func (s *Server) decodeAction(c *gin.Context) (*actionRequest, bool) {
 	}
 	r := &actionRequest{Request: *req, props: req.Props, inputs: req.Inputs}
 	if def, ok := actionDefs[c.FullPath()]; ok {
-		if err := unknownInputs(r, def.inputs); err != nil {
+		if err := unknownInputs(r, allInputs); err != nil {
 			s.reject(c, def.action, r, err)
 			return nil, false
 		}
@@ -173,6 +185,6 @@ func unknownInputs(r *actionRequest, known []string) error {
 	if len(unknown) > 1 {
 		what = "are not input fields"
 	}
-	return &inputError{CodeInvalidInput, fmt.Sprintf("inputFields: %s %s of this action (its inputs: %s)",
+	return &inputError{CodeInvalidInput, fmt.Sprintf("inputFields: %s %s of hubline's actions (their inputs: %s)",
 		strings.Join(names, ", "), what, strings.Join(known, ", "))}
 }
