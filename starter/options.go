@@ -75,3 +75,6 @@ func optionLabel(a accounts.Account, japanese bool) string {
 	}
 	return a.Label()
 }
+
+// UseLineAccounts sets the accounts line_account resolves against; call it before serving.
+func (s *Server) UseLineAccounts(r *accounts.Resolver) { s.opts.LineAccounts = r }

@@ -141,6 +141,12 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	lines, closeLines, err := openLineAccounts(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer closeLines()
+	senders := workerLineAccounts(c, lines, acts, cfg, log)
 	closeWorkerPortals, err := useWorkerPortals(ctx, cfg, log, acts, true)
 	if err != nil {
 		return err
@@ -149,7 +155,7 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	// Both workers stop before the starter's server, which also carries the sandboxes their
 	// activities may still be calling.
 	stopWorkers, err := worker.Start(worker.New(c, acts, cfg.ShutdownTimeout),
-		worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout))
+		worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout), senders)
 	if err != nil {
 		return err
 	}
@@ -159,6 +165,7 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 		log.Warn("HUBSPOT_CLIENT_SECRET is unset: dev accepts UNSIGNED requests. Never expose this to the internet.")
 	}
 	st := newStarter(cfg, c, log)
+	st.UseLineAccounts(lines)
 	closeStarterPortals, err := useStarterPortals(ctx, cfg, log, st, true)
 	if err != nil {
 		return err

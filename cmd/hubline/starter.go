@@ -31,6 +31,11 @@ func runStarter(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 		return err
 	}
 	defer c.Close()
+	lines, closeLines, err := openLineAccounts(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer closeLines()
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (HUBLINE_HTTP_ADDR): %w", cfg.HTTPAddr, err)
@@ -38,6 +43,7 @@ func runStarter(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	log.Info("starter listening", zap.String("addr", l.Addr().String()), zap.String("public_url", cfg.PublicURL),
 		zap.Ints("line_accounts", cfg.AccountNumbers()))
 	st := newStarter(cfg, c, log)
+	st.UseLineAccounts(lines)
 	closePortals, err := useStarterPortals(ctx, cfg, log, st, false)
 	if err != nil {
 		return err

@@ -40,6 +40,12 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	lines, closeLines, err := openLineAccounts(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer closeLines()
+	senders := workerLineAccounts(c, lines, acts, cfg, log)
 	closePortals, err := useWorkerPortals(ctx, cfg, log, acts, false)
 	if err != nil {
 		return err
@@ -61,7 +67,7 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	log.Info("worker polling", zap.String("temporal", cfg.TemporalAddress), zap.String("namespace", cfg.TemporalNamespace),
 		zap.Ints("line_accounts", cfg.AccountNumbers()))
 	stop, err := worker.Start(worker.New(c, acts, cfg.ShutdownTimeout),
-		worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout))
+		worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout), senders)
 	if err != nil {
 		return errors.Join(err, healthDone())
 	}

@@ -75,8 +75,9 @@ type Options struct {
 	Env []Account
 	// Stored lists the stored accounts (with Stored set); nil: no database, only Env.
 	Stored func(ctx context.Context) ([]Account, error)
-	// MinReload is the least time between two reloads caused by a miss (default 1s): a
-	// portal asking for numbers it does not own cannot turn each request into a query.
+	// MinReload is the least time between the starts of two reloads caused by misses
+	// (default 100ms): a portal asking for numbers it does not own cannot turn each request
+	// into a query.
 	MinReload time.Duration
 	Logger    *zap.Logger
 }
@@ -101,7 +102,7 @@ type snapshot struct {
 // is an error (the process should not start with half its accounts).
 func New(ctx context.Context, o Options) (*Resolver, error) {
 	if o.MinReload == 0 {
-		o.MinReload = time.Second
+		o.MinReload = 100 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -175,15 +176,29 @@ func (r *Resolver) reloadLocked(ctx context.Context) error {
 	return nil
 }
 
-// reloadOnMiss reloads unless a reload ran within MinReload; it reports whether it did.
+// reloadOnMiss makes sure the view includes everything stored before it was called: it
+// returns once a reload that started after the call has finished (concurrent misses share
+// one). Reloads start at most every MinReload, so a portal asking for numbers it does not
+// own cannot turn each request into a query; it waits instead. It reports whether the view
+// may have changed.
 func (r *Resolver) reloadOnMiss(ctx context.Context) bool {
 	if r.o.Stored == nil {
 		return false
 	}
+	asked := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if time.Since(r.lastReload) < r.o.MinReload {
-		return false
+	if r.lastReload.After(asked) {
+		return true // another miss's reload started after this one asked, and has finished
+	}
+	if wait := r.o.MinReload - time.Since(r.lastReload); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
 	}
 	if err := r.reloadLocked(ctx); err != nil {
 		r.o.Logger.Warn("could not reload LINE accounts", zap.Error(err))
@@ -192,12 +207,13 @@ func (r *Resolver) reloadOnMiss(ctx context.Context) bool {
 	return true
 }
 
-// Refresh reloads the stored accounts unless a reload ran within MinReload, for answers
+// Refresh makes sure the view includes every account stored before the call, for answers
 // that should show an account added a moment ago (the line_account dropdown).
 func (r *Resolver) Refresh(ctx context.Context) { r.reloadOnMiss(ctx) }
 
 // Watch calls fn for every account now known and for each one that appears later (calls
-// are serialized). The worker starts an account's send-unit worker from it.
+// are serialized, and must not call back into a reload). The worker starts an account's
+// send-unit worker from it.
 func (r *Resolver) Watch(fn func(Account)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

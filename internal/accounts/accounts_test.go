@@ -135,19 +135,35 @@ func TestStoredAccountAppears(t *testing.T) {
 	}
 }
 
-// TestMissReloadsAreBounded: asking again and again for accounts that do not exist costs
-// one store read per MinReload, not one per request.
+// TestMissReloadsAreBounded: misses never cost more than one store read per MinReload,
+// and concurrent misses share one read; yet each miss sees what was stored before it.
 func TestMissReloadsAreBounded(t *testing.T) {
 	st := &fakeStore{}
-	r, err := New(context.Background(), Options{Stored: st.accounts, MinReload: time.Hour})
+	const minReload = 30 * time.Millisecond
+	r, err := New(context.Background(), Options{Stored: st.accounts, MinReload: minReload})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 50 {
+	start := time.Now()
+	for range 5 {
 		_, _ = r.Resolve(context.Background(), portalA, "7")
 	}
-	if st.reads != 1 {
-		t.Fatalf("%d store reads for 50 misses within MinReload, want only the initial one", st.reads)
+	if reads, took := st.reads, time.Since(start); reads != 6 || took < 4*minReload {
+		t.Fatalf("5 sequential misses: %d store reads in %v, want 6 spaced by %v", reads, took, minReload)
+	}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() { _, _ = r.Resolve(context.Background(), portalA, "7") })
+	}
+	wg.Wait()
+	if st.reads > 6+2 {
+		t.Fatalf("50 concurrent misses cost %d store reads, want at most 2", st.reads-6)
+	}
+	// A miss right after another still sees an account stored in between.
+	_, _ = r.Resolve(context.Background(), portalA, "")
+	st.add(Account{Number: 7, PortalID: portalA, AccessToken: "t7"})
+	if a, err := r.Resolve(context.Background(), portalA, ""); err != nil || a.Number != 7 {
+		t.Fatalf("account stored between two misses: %+v, %v", a, err)
 	}
 }
 
