@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap"
 
+	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/hubspot"
 	"github.com/hubline/hubline/internal/hubspotsandbox"
 	"github.com/hubline/hubline/internal/linesandbox"
@@ -133,4 +135,61 @@ func TestStoredAccountAddedWhileRunning(t *testing.T) {
 	}
 	stopCommand(t, scmd, slogs)
 	stopCommand(t, wcmd, wlogs)
+}
+
+// TestLineChannelPortalAssignsEnvironmentAccounts: LINE_CHANNEL_PORTAL_<n> read by the
+// starter as `hubline starter` builds it (no database): each portal lists and uses its own
+// environment accounts and the unassigned one, never the other portal's.
+func TestLineChannelPortalAssignsEnvironmentAccounts(t *testing.T) {
+	cfg, err := config.Load([]string{
+		"HUBSPOT_CLIENT_SECRET=prod-secret", "HUBLINE_PUBLIC_URL=https://hubline.example.com",
+		"LINE_CHANNEL_ACCESS_TOKEN=t1", "LINE_CHANNEL_ACCESS_TOKEN_2=t2", "LINE_CHANNEL_ACCESS_TOKEN_3=t3",
+		"LINE_CHANNEL_PORTAL_2=111", "LINE_CHANNEL_PORTAL_3=222",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, closeLines, err := openLineAccounts(context.Background(), cfg, zap.NewNop(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeLines()
+	unreachable, err := client.NewLazyClient(client.Options{HostPort: freeAddr(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unreachable.Close()
+	st := newStarter(cfg, unreachable, zap.NewNop())
+	st.UseLineAccounts(lines)
+	srv := httptest.NewServer(st.Handler())
+	defer srv.Close()
+	post := func(path string, body any) string {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-HubSpot-Signature-Version", "v2")
+		req.Header.Set("X-HubSpot-Signature", hubspot.SignV2("prod-secret", http.MethodPost, "https://hubline.example.com"+path, b))
+		resp, err := testenv.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out bytes.Buffer
+		_, _ = out.ReadFrom(resp.Body)
+		return out.String()
+	}
+	for portal, want := range map[int64]string{
+		111: `{"options":[{"label":"LINE account 1","value":"1"},{"label":"LINE account 2","value":"2"}]}`,
+		222: `{"options":[{"label":"LINE account 1","value":"1"},{"label":"LINE account 3","value":"3"}]}`,
+	} {
+		if got := post("/actions/options/line-account", map[string]any{"origin": map[string]any{"portalId": portal}, "inputFieldName": "line_account"}); got != want {
+			t.Errorf("portal %d's options: %s, want %s", portal, got, want)
+		}
+	}
+	action := testenv.Action("ap-assign-1", map[string]string{"line_user_id": testenv.UserID, "message_1": "hi", "line_account": "3"}, nil)
+	action["origin"] = map[string]any{"portalId": 111}
+	if got := post("/actions/send-line-message", action); !strings.Contains(got, `"error_code":"unknown_line_account"`) {
+		t.Errorf("portal 111 sending through portal 222's account 3: %s", got)
+	}
 }
