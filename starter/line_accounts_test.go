@@ -142,6 +142,13 @@ func TestLineAccountOptionsListOnlyThePortalsAccounts(t *testing.T) {
 	if _, o := ask(portalB, nil); !reflect.DeepEqual(o.Options, []opt{{"LINE account 1", "1"}, {"LINE account 3", "3"}, {"LINE account 5", "5"}}) {
 		t.Fatalf("portal B: %+v", o.Options)
 	}
+	body, _ := json.Marshal(map[string]any{"origin": map[string]any{"portalId": portalA}, "fetchOptions": map[string]any{"q": "tokyo"}})
+	if a := post(t, s, path, body, nil); a.raw != `{"options":[{"label":"Tokyo store","value":"4"}]}` {
+		t.Fatalf("portal A searching tokyo: %s", a.raw)
+	}
+	if a := post(t, s, path, body[:0:0], nil); a.status != 400 {
+		t.Fatalf("empty body: %d %s", a.status, a.raw)
+	}
 	if a, o := ask(333, nil); a.status != 200 || a.raw != `{"options":[]}` || len(o.Options) != 0 {
 		t.Fatalf("portal without accounts: %d %s", a.status, a.raw)
 	}
