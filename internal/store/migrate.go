@@ -53,6 +53,28 @@ var migrations = [][]string{
 		)`,
 		`CREATE INDEX used_once_expires ON used_once (expires_at)`,
 	},
+	// 2: LINE users: hubline's own LINE user -> HubSpot contact mapping (HubSpot's search is
+	// eventually consistent, so "never two contacts for one LINE user" is decided here) and
+	// the newest event time applied per user, so events run out of order never undo newer ones.
+	{
+		`CREATE TABLE line_contacts (
+			portal_id  BIGINT NOT NULL,
+			account    INTEGER NOT NULL,
+			user_id    TEXT NOT NULL,
+			contact_id TEXT NOT NULL,
+			created_at BIGINT NOT NULL,
+			PRIMARY KEY (portal_id, account, user_id)
+		)`,
+		`CREATE INDEX line_contacts_contact ON line_contacts (portal_id, contact_id)`,
+		`CREATE TABLE line_event_times (
+			portal_id BIGINT NOT NULL,
+			account   INTEGER NOT NULL,
+			user_id   TEXT NOT NULL,
+			kind      TEXT NOT NULL,
+			event_at  BIGINT NOT NULL, -- Unix ms, LINE's event timestamp
+			PRIMARY KEY (portal_id, account, user_id, kind)
+		)`,
+	},
 }
 
 // migrateLockID is the PostgreSQL advisory lock that serializes migrations ("hubline").
