@@ -76,7 +76,7 @@ th,td{border:1px solid #ddd;padding:.4rem;vertical-align:top;text-align:left;fon
 .obj{white-space:pre-wrap;font-family:monospace;font-size:.8rem;background:#eef;padding:.3rem;display:block}
 </style></head><body>
 <h1>LINE sandbox</h1>
-<p>Nothing here reached LINE. {{.Total}} accepted request(s); newest {{len .Rows}} shown. JSON: <a href="sandbox/messages">sandbox/messages</a></p>
+<p>Nothing here reached LINE. {{.Total}} accepted request(s); newest {{len .Rows}} shown. JSON: <a href="sandbox/messages">sandbox/messages</a>. Rich menus and per-user links: <a href="sandbox/richmenus">sandbox/richmenus</a></p>
 <p>{{.Duplicates}} request(s) answered 409: their retry key was already accepted, so nothing was sent again. Retry keys, like these messages, live in memory until the sandbox restarts.</p>
 <table><tr><th>Time</th><th>Account</th><th>To</th><th>Messages</th><th>Unit</th><th>Request</th></tr>
 {{range .Rows}}<tr>

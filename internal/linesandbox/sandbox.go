@@ -157,6 +157,9 @@ type Server struct {
 	failN          int
 	monthlyReached bool
 	nextID         uint64
+
+	richOnce  sync.Once
+	richState *richMenus // rich menus and per-user links (richmenu.go)
 }
 
 // New returns a sandbox server.
@@ -271,7 +274,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/sandbox", "/sandbox/":
 		s.handlePage(w, r)
 	default:
-		writeJSON(w, newRequestID(), http.StatusNotFound, bodyNotFound)
+		if !s.serveRichMenu(w, r) {
+			writeJSON(w, newRequestID(), http.StatusNotFound, bodyNotFound)
+		}
 	}
 }
 
