@@ -76,6 +76,7 @@ type Server struct {
 	mux   *http.ServeMux
 	oauth *oauthServer
 	defs  *definitions // actions.go
+	props *properties  // properties.go
 
 	mu          sync.Mutex
 	callbacks   []Callback
@@ -113,6 +114,8 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("POST /crm/v3/objects/notes/search", s.searchNotes)
 	s.oauth = newOAuthServer(o.OAuth)
 	s.defs = newDefinitions(s)
+	s.props = newProperties()
+	s.registerProperties()
 	return s
 }
 
