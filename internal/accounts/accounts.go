@@ -24,8 +24,8 @@ const (
 	CodeUnknown = "unknown_line_account"
 )
 
-// DefaultPushRate is LINE_PUSH_RATE's default, pushes per second.
-const DefaultPushRate = 1500
+// reloadTimeout bounds one read of the stored accounts.
+const reloadTimeout = 10 * time.Second
 
 // Account is one LINE official account.
 type Account struct {
@@ -159,6 +159,10 @@ func (r *Resolver) Reload(ctx context.Context) error {
 func (r *Resolver) reloadLocked(ctx context.Context) error {
 	r.lastReload = time.Now()
 	if r.o.Stored != nil {
+		// Bounded: callers wait on it (a request, an activity), and a stuck database
+		// should not hold them all behind the lock.
+		ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+		defer cancel()
 		stored, err := r.o.Stored(ctx)
 		if err != nil {
 			return fmt.Errorf("read stored LINE accounts: %w", err)
