@@ -4,6 +4,7 @@
 package activities
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hubline/hubline/internal/hubspot"
 	"github.com/hubline/hubline/internal/line"
+	"github.com/hubline/hubline/internal/metrics"
 	"github.com/hubline/hubline/internal/webhook"
 )
 
@@ -75,6 +77,9 @@ type Activities struct {
 	// runs (AwaitLineBatch, LoadLineBatch); DataConverter is the client's (nil: default).
 	Temporal      client.Client
 	DataConverter converter.DataConverter
+
+	// Metrics counts LINE pushes and HubSpot callbacks (nil: not counted).
+	Metrics *metrics.Metrics
 }
 
 func (a *Activities) now() time.Time {
@@ -107,5 +112,40 @@ func hubspotErrorType(err error) string {
 		return ""
 	default:
 		return ErrHubSpotRejected
+	}
+}
+
+// push sends one LINE push request and counts it (hubline_line_pushes_total and the latency
+// histogram), so single sends and queue batches are measured alike.
+func (a *Activities) push(ctx context.Context, account int, c *line.Client, r line.PushRequest) (line.PushResult, error) {
+	start := time.Now()
+	res, err := c.Push(ctx, r)
+	a.Metrics.LinePush(account, pushOutcome(res, err), time.Since(start))
+	return res, err
+}
+
+// pushOutcome names a push answer for the outcome label.
+func pushOutcome(res line.PushResult, err error) string {
+	if err == nil {
+		if res.Duplicate {
+			return "duplicate"
+		}
+		return "accepted"
+	}
+	var ae *line.APIError
+	if !errors.As(err, &ae) {
+		return "no_answer"
+	}
+	switch ae.Kind {
+	case line.KindInvalid:
+		return "invalid"
+	case line.KindAuth:
+		return "auth"
+	case line.KindRateLimited:
+		return "rate_limited"
+	case line.KindMonthlyLimit:
+		return "monthly_limit"
+	default:
+		return "server_error"
 	}
 }

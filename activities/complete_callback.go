@@ -25,6 +25,7 @@ type CallbackOutput struct {
 // CompleteCallback tells HubSpot the action's outcome so the HubSpot workflow moves on.
 func (a *Activities) CompleteCallback(ctx context.Context, in CallbackInput) (CallbackOutput, error) {
 	err := a.HubSpot.CompleteCallback(ctx, in.PortalID, in.CallbackID, in.OutputFields)
+	a.Metrics.Callback(in.OutputFields[stateField], callbackOutcome(err))
 	if errors.Is(err, hubspot.ErrCallbackNotPending) {
 		// Completed by an earlier attempt, or expired: either way nothing is left to do.
 		a.logger().Info("HubSpot callback was no longer pending", zap.String("callback_id", in.CallbackID))
@@ -37,4 +38,23 @@ func (a *Activities) CompleteCallback(ctx context.Context, in CallbackInput) (Ca
 		return CallbackOutput{}, err
 	}
 	return CallbackOutput{}, nil
+}
+
+// stateField is HubSpot's output field for the execution state (workflows.FieldExecutionState;
+// activities do not import workflows).
+const stateField = "hs_execution_state"
+
+// callbackOutcome names a completion's result for hubline_callbacks_total: completed,
+// already_done (HubSpot no longer waits for it), rejected (final) or retry.
+func callbackOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "completed"
+	case errors.Is(err, hubspot.ErrCallbackNotPending):
+		return "already_done"
+	case hubspotErrorType(err) != "":
+		return "rejected"
+	default:
+		return "retry"
+	}
 }

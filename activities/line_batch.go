@@ -237,7 +237,7 @@ func (a *Activities) SendLineBatch(ctx context.Context, in LineBatchInput) (Line
 				// A retried attempt cannot know what the last one pushed after its last
 				// heartbeat (heartbeats are throttled, and the last can be lost).
 				maybe := in.Pushes[i].MaybeAttempted || attempt > 1
-				r := a.pushOne(sctx, client, lim, in.Pushes[i], maybe, &monthly, &rateLimited)
+				r := a.pushOne(sctx, in.Account, client, lim, in.Pushes[i], maybe, &monthly, &rateLimited)
 				if monthly.Load() {
 					stop()
 				}
@@ -304,7 +304,7 @@ loop:
 //
 // maybe says an earlier attempt may have pushed it already. The result's Attempted is set
 // when this call left a push without an answer (cut off, 5xx or a timeout).
-func (a *Activities) pushOne(ctx context.Context, client *line.Client, lim *pushLimiter, p BatchPush, maybe bool,
+func (a *Activities) pushOne(ctx context.Context, account int, client *line.Client, lim *pushLimiter, p BatchPush, maybe bool,
 	monthly *atomic.Bool, rateLimited *atomic.Int64) BatchItemResult {
 	backoff := 100 * time.Millisecond
 	transient := 0
@@ -325,7 +325,7 @@ func (a *Activities) pushOne(ctx context.Context, client *line.Client, lim *push
 		if err := lim.wait(ctx); err != nil {
 			return unsettled()
 		}
-		res, err := client.Push(ctx, line.PushRequest{
+		res, err := a.push(ctx, account, client, line.PushRequest{
 			To: p.To, Messages: p.Messages, AggregationUnit: p.AggregationUnit, RetryKey: p.RetryKey,
 		})
 		if err == nil {

@@ -45,7 +45,7 @@ func (a *Activities) PushLineMessage(ctx context.Context, in PushInput) (PushOut
 	if err != nil {
 		return PushOutput{}, err
 	}
-	res, err := client.Push(ctx, line.PushRequest{
+	res, err := a.push(ctx, in.Account, client, line.PushRequest{
 		To: in.To, Messages: in.Messages, AggregationUnit: in.AggregationUnit, RetryKey: in.RetryKey,
 	})
 	if err != nil {

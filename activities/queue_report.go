@@ -57,9 +57,14 @@ func (a *Activities) QueueCompleteCallbacks(ctx context.Context, in CompleteCall
 		}
 		byPortal[it.PortalID] = append(byPortal[it.PortalID], hubspot.CallbackCompletion{CallbackID: it.CallbackID, OutputFields: it.OutputFields})
 	}
+	states := map[string]string{}
+	for _, it := range in.Items {
+		states[it.CallbackID] = it.OutputFields[stateField]
+	}
 	record := func(res map[string]error) {
 		for id, err := range res {
 			done[id] = true
+			a.Metrics.Callback(states[id], callbackOutcome(err))
 			switch {
 			case err == nil:
 				out.Completed++

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/hubline/hubline/internal/metrics"
 )
 
 // DefaultBaseURL is HubSpot's API host.
@@ -163,6 +165,8 @@ type Options struct {
 	// (default 100 per 10 s, HubSpot's smallest ten-secondly limit).
 	RequestsPerInterval int
 	Interval            time.Duration
+	// Metrics counts calls by endpoint and outcome (nil: not counted).
+	Metrics *metrics.Metrics
 }
 
 // Client calls the HubSpot API. Safe for concurrent use.
@@ -175,6 +179,7 @@ type Client struct {
 	log      *zap.Logger
 	rate     int
 	interval time.Duration
+	metrics  *metrics.Metrics
 
 	mu       sync.Mutex
 	limiters map[int64]*portalLimiter
@@ -184,7 +189,7 @@ type Client struct {
 func NewClient(o Options) *Client {
 	c := &Client{
 		base: strings.TrimRight(o.BaseURL, "/"), tokens: o.Tokens, portals: o.PortalTokens, allowed: o.Allowed, hc: o.HTTPClient, log: o.Logger,
-		rate: o.RequestsPerInterval, interval: o.Interval, limiters: map[int64]*portalLimiter{},
+		rate: o.RequestsPerInterval, interval: o.Interval, limiters: map[int64]*portalLimiter{}, metrics: o.Metrics,
 	}
 	if c.base == "" {
 		c.base = DefaultBaseURL
@@ -247,6 +252,7 @@ retry:
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		c.metrics.HubSpotCall(endpointLabel(op), "no_answer")
 		// url.Error includes the URL, which holds no secrets here.
 		return nil, fmt.Errorf("hubspot %s: %w", op, err)
 	}
@@ -260,6 +266,7 @@ retry:
 		return nil, fmt.Errorf("hubspot %s: reading response: %w", op, err)
 	}
 	lim.observe(resp.Header)
+	c.metrics.HubSpotCall(endpointLabel(op), metrics.HTTPOutcome(resp.StatusCode))
 
 	log := c.log.With(zap.String("op", op), zap.Int64("portal_id", portalID),
 		zap.Int("status", resp.StatusCode), zap.Duration("elapsed", time.Since(start)))
@@ -302,6 +309,12 @@ retry:
 		}
 	}
 	return &response{status: resp.StatusCode, body: body}, nil
+}
+
+// endpointLabel turns an operation name into a metric label ("complete callbacks (batch)"
+// becomes complete_callbacks_batch).
+func endpointLabel(op string) string {
+	return strings.NewReplacer(" (", "_", ")", "", " ", "_").Replace(op)
 }
 
 // UsePortals switches the client to per-portal tokens (multi-portal mode) when portals is
