@@ -20,6 +20,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
@@ -28,10 +29,12 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hubline/hubline/activities"
+	"github.com/hubline/hubline/internal/codec"
 	"github.com/hubline/hubline/internal/hubspot"
 	"github.com/hubline/hubline/internal/hubspotsandbox"
 	"github.com/hubline/hubline/internal/line"
 	"github.com/hubline/hubline/internal/linesandbox"
+	"github.com/hubline/hubline/internal/logging"
 	"github.com/hubline/hubline/internal/webhook"
 	"github.com/hubline/hubline/starter"
 	"github.com/hubline/hubline/worker"
@@ -67,6 +70,17 @@ type Options struct {
 	DynamicConfig map[string]any
 	// Timeline is HUBLINE_TIMELINE for the worker (default events, with a test template).
 	Timeline string
+	// Logger, when set, is the one logger of the whole hubline, as cmd/hubline passes it
+	// down: starter, activities, HubSpot client, and the Temporal client's SDK adapter
+	// (worker and SDK logs). Default: a test logger at warn level, the SDK's logs apart.
+	Logger *zap.Logger
+	// ClientSecret is HUBSPOT_CLIENT_SECRET for the starter, which Post signs with
+	// (default Secret).
+	ClientSecret string
+	// LineTokens overrides accounts' channel access tokens (default line-token-<n>).
+	LineTokens map[int]string
+	// PayloadKey, when set, encrypts workflow payloads as HUBLINE_PAYLOAD_KEY does.
+	PayloadKey []byte
 }
 
 // Env is one running hubline.
@@ -81,6 +95,7 @@ type Env struct {
 	Logger     *zap.Logger
 	worker     worker.Group
 	now        func() time.Time
+	secret     string
 }
 
 // New starts everything; it is torn down with the test.
@@ -92,7 +107,26 @@ func New(t testing.TB, o Options) *Env {
 	if o.BlockExpiration == 0 {
 		o.BlockExpiration = 24 * time.Hour
 	}
-	e := &Env{t: t, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), now: time.Now}
+	e := &Env{t: t, Logger: o.Logger, now: time.Now, secret: cmp.Or(o.ClientSecret, Secret)}
+	if e.Logger == nil {
+		e.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
+	if o.LineTokens == nil {
+		o.LineTokens = map[int]string{}
+	}
+	for n := range o.Accounts {
+		if o.LineTokens[n] == "" {
+			o.LineTokens[n] = lineToken(n)
+		}
+	}
+	var dc converter.DataConverter
+	if o.PayloadKey != nil {
+		cd, err := codec.New(o.PayloadKey)
+		if err != nil {
+			t.Fatalf("PayloadKey: %v", err)
+		}
+		dc = cd.DataConverter()
+	}
 	if o.StarterNow != nil {
 		e.now = o.StarterNow
 	}
@@ -107,13 +141,20 @@ func New(t testing.TB, o Options) *Env {
 		}
 		serverOpts = append(serverOpts, temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(dc)))
 	}
+	if o.Logger != nil || dc != nil {
+		co := client.Options{DataConverter: dc}
+		if o.Logger != nil {
+			co.Logger = logging.Temporal(o.Logger.Named("temporal"))
+		}
+		serverOpts = append(serverOpts, temporaltest.WithBaseClientOptions(co))
+	}
 	e.Temporal = temporaltest.NewServer(append(serverOpts, temporaltest.WithT(t.(*testing.T)))...)
 	e.Client = e.Temporal.GetDefaultClient()
 	AddSearchAttributes(t, e.Client, e.Temporal.GetDefaultNamespace())
 
 	tokens := map[string]string{}
 	for n := range o.Accounts {
-		tokens[lineToken(n)] = "account " + strconv.Itoa(n)
+		tokens[o.LineTokens[n]] = "account " + strconv.Itoa(n)
 	}
 	o.LINE.Tokens = tokens
 	e.LINE = linesandbox.New(o.LINE)
@@ -133,6 +174,7 @@ func New(t testing.TB, o Options) *Env {
 		Timeline:                cmp.Or(o.Timeline, activities.TimelineEvents),
 		NoteSearchSettle:        time.Second,
 		Logger:                  e.Logger,
+		DataConverter:           dc,
 		HubSpot: hubspot.NewClient(hubspot.Options{
 			BaseURL: hsSrv.URL, Tokens: hubspot.StaticToken(o.HubSpot.AccessToken), HTTPClient: hc, Logger: e.Logger,
 		}),
@@ -143,7 +185,7 @@ func New(t testing.TB, o Options) *Env {
 	}
 	e.Activities.Webhook = webhook.NewClient(webhook.Options{Allow: allow, Timeout: 10 * time.Second})
 	for n := range o.Accounts {
-		c, err := line.NewClient(lineSrv.URL, lineToken(n), hc)
+		c, err := line.NewClient(lineSrv.URL, o.LineTokens[n], hc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +195,7 @@ func New(t testing.TB, o Options) *Env {
 		e.StartWorker()
 	}
 	st := starter.New(starter.Options{
-		Temporal: e.Client, Logger: e.Logger, ClientSecret: Secret, BlockExpiration: o.BlockExpiration,
+		Temporal: e.Client, Logger: e.Logger, ClientSecret: e.secret, BlockExpiration: o.BlockExpiration,
 		BlockExpirationISO: "PT" + strconv.Itoa(int(o.BlockExpiration.Seconds())) + "S", Accounts: o.Accounts, Now: o.StarterNow,
 		SendDataAllow: allow, SendDataMaxAttempts: o.SendDataMaxAttempts, LineUserIDProperties: o.LineUserIDProperties,
 	})
@@ -226,16 +268,19 @@ func (e *Env) Post(path string, body any) Response {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	SignV3(req, b, e.now())
+	SignV3With(req, b, e.now(), e.secret)
 	return Do(e.t, req)
 }
 
 // SignV3 adds HubSpot v3 signature headers for the test secret.
-func SignV3(req *http.Request, body []byte, at time.Time) {
+func SignV3(req *http.Request, body []byte, at time.Time) { SignV3With(req, body, at, Secret) }
+
+// SignV3With adds HubSpot v3 signature headers for secret.
+func SignV3With(req *http.Request, body []byte, at time.Time, secret string) {
 	ts := strconv.FormatInt(at.UnixMilli(), 10)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-HubSpot-Request-Timestamp", ts)
-	req.Header.Set("X-HubSpot-Signature-v3", hubspot.SignV3(Secret, req.Method, req.URL.String(), body, ts))
+	req.Header.Set("X-HubSpot-Signature-v3", hubspot.SignV3(secret, req.Method, req.URL.String(), body, ts))
 }
 
 // HTTP is the client tests use against the starter: a hung answer fails the test
