@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	argCommands["hubspot"] = argCommand{"HubSpot app: hubspot register [--dry-run] [--dir hubspot] registers the actions with your app", runHubSpot}
+	argCommands["hubspot"] = argCommand{"HubSpot app: hubspot register [--dry-run] [--dir hubspot] registers the actions with your app; hubspot setup [--dry-run] [--portal ID | --all-portals] creates the LINE contact properties", runHubSpot}
 }
 
 const hubspotHelp = `hubline hubspot: manage hubline's HubSpot app.
@@ -24,18 +24,21 @@ const hubspotHelp = `hubline hubspot: manage hubline's HubSpot app.
       path of actionUrl, which is HUBLINE_PUBLIC_URL + the file's route) and prints what it did
       for each. Running it again writes nothing. --dry-run prints the plan and writes nothing.
 
-`
+` + hubspotSetupHelp
 
 func runHubSpot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stdout, hubspotHelp+config.Help("hubspot"))
 		if len(args) == 0 {
-			return fmt.Errorf("%w: name a hubspot operation (register)", errUsage)
+			return fmt.Errorf("%w: name a hubspot operation (register, setup)", errUsage)
 		}
 		return nil
 	}
+	if args[0] == "setup" {
+		return runHubSpotSetup(ctx, args[1:], stdout, stderr) // hubspot_setup.go
+	}
 	if args[0] != "register" {
-		return fmt.Errorf("%w: unknown hubspot operation %q (want register)", errUsage, args[0])
+		return fmt.Errorf("%w: unknown hubspot operation %q (want register or setup)", errUsage, args[0])
 	}
 	fs := flag.NewFlagSet("hubspot register", flag.ContinueOnError)
 	fs.SetOutput(stderr)
