@@ -160,6 +160,9 @@ type Server struct {
 
 	richOnce  sync.Once
 	richState *richMenus // rich menus and per-user links (richmenu.go)
+
+	loginOnce  sync.Once
+	loginState *loginState // LINE Login stand-in and bot info (login.go)
 }
 
 // New returns a sandbox server.
@@ -274,7 +277,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/sandbox", "/sandbox/":
 		s.handlePage(w, r)
 	default:
-		if !s.serveRichMenu(w, r) {
+		if !s.serveRichMenu(w, r) && !s.serveLogin(w, r) {
 			writeJSON(w, newRequestID(), http.StatusNotFound, bodyNotFound)
 		}
 	}
