@@ -19,6 +19,7 @@ var actionLabels = map[string]string{
 	"send_line_message_v2":    "Send LINE Message (v2) / LINEメッセージ送信 (v2)",
 	"send_line_message_queue": "Send LINE Message by Queue / キューでLINEメッセージ送信",
 	"send_data":               "Send Data / データ送信",
+	"set_line_rich_menu":      "Set LINE Rich Menu / LINEリッチメニュー設定",
 }
 
 // noteTruncated ends a body cut to HubSpot's limit.
@@ -34,6 +35,10 @@ func outcome(tokens map[string]string) string {
 	switch {
 	case tokens["status"] == "SUCCESS" && tokens["action"] == "send_data":
 		return "sent / 送信済み"
+	case tokens["status"] == "SUCCESS" && tokens["action"] == "set_line_rich_menu" && tokens["rich_menu_id"] == "":
+		return "rich menu unlinked: the account's default menu shows / リッチメニューの設定を解除（デフォルトメニューを表示）"
+	case tokens["status"] == "SUCCESS" && tokens["action"] == "set_line_rich_menu":
+		return "rich menu set / リッチメニューを設定済み"
 	case tokens["status"] == "SUCCESS":
 		return "delivered / 配信済み"
 	case code == "expired":
@@ -98,6 +103,7 @@ func noteBody(in TimelineInput) string {
 	item("Outcome / 結果", outcome(t))
 	item("LINE account / LINEアカウント", t["line_account"])
 	item("Analytics tag / 分析タグ", t["analytics_tag"])
+	item("Rich menu / リッチメニュー", t["rich_menu_id"])
 	item("LINE request ID / LINEリクエストID", t["line_request_id"])
 	item("Webhook host / Webhookホスト", t["webhook_host"])
 	item("HTTP status / HTTPステータス", t["http_status"])

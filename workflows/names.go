@@ -26,6 +26,7 @@ const (
 	ActionSendLineMessageV2    = "send_line_message_v2"
 	ActionSendLineMessageQueue = "send_line_message_queue"
 	ActionSendData             = "send_data"
+	ActionSetLineRichMenu      = "set_line_rich_menu"
 )
 
 // Search attributes set at workflow start. Keyword only, and never message text or LINE

@@ -71,6 +71,9 @@ func TestRepositoryDefinitionsKeepTheFieldContract(t *testing.T) {
 		"/actions/send-line-message":       {line, lineOut, []string{"firstname", "lastname", "email", "line_user_id"}},
 		"/actions/send-line-message-v2":    {v2, lineOut, []string{"firstname", "lastname", "email", starter.DefaultLineUserIDProperty(1)}},
 		"/actions/send-line-message-queue": {append(slices.Clone(line), starter.InputWaitForDelivery), lineOut, []string{"firstname", "lastname", "email", "line_user_id"}},
+		"/actions/set-line-rich-menu": {
+			[]string{starter.InputLineUserID, starter.InputLineAccount, starter.InputRichMenuID}, lineOut, []string{"line_user_id"},
+		},
 		"/actions/send-data": {
 			[]string{starter.InputWebhookURL, starter.InputData, starter.InputRequestSignature},
 			[]string{workflows.FieldHTTPStatus, workflows.FieldErrorCode, workflows.FieldErrorMessage},
