@@ -296,6 +296,7 @@ var gatedActions = map[string]string{
 	"/actions/send-line-message-v2":    workflows.ActionSendLineMessageV2,
 	"/actions/send-data":               workflows.ActionSendData,
 	"/actions/send-line-message-queue": workflows.ActionSendLineMessageQueue,
+	"/actions/set-line-rich-menu":      workflows.ActionSetLineRichMenu,
 }
 
 // portalGate answers an action at once with FAIL_CONTINUE hubspot_not_connected when its

@@ -132,6 +132,7 @@ func New(o Options) *Server {
 	actions.POST("/send-line-message-v2", s.sendLineMessageV2)
 	actions.POST("/send-data", s.sendData)
 	actions.POST("/send-line-message-queue", s.sendLineMessageQueue)
+	actions.POST("/set-line-rich-menu", s.setLineRichMenu)
 	actions.POST("/options/line-account", s.lineAccountOptions)
 	return s
 }
