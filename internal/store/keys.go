@@ -31,10 +31,12 @@ var (
 
 // Keys encrypt secrets at rest with AES-256-GCM. Each ciphertext carries the key's ID, so a
 // wrong key is reported as such, and is bound to its table, column and row by additional
-// data, so a ciphertext copied into another row or column does not decrypt.
+// data, so a ciphertext copied into another row or column does not decrypt. Old keys
+// (HUBLINE_SECRET_OLD_KEYS) only decrypt; Open re-encrypts what they opened (rotate.go).
 type Keys struct {
 	aead cipher.AEAD
 	id   [4]byte
+	old  map[[4]byte]cipher.AEAD
 }
 
 // ParseKeys parses HUBLINE_SECRET_KEY: base64 of 32 random bytes.
@@ -59,6 +61,38 @@ func newKeys(k []byte) (*Keys, error) {
 	ks := &Keys{aead: aead}
 	copy(ks.id[:], sum[:])
 	return ks, nil
+}
+
+// WithOld returns keys that also decrypt with the comma-separated base64 keys of list
+// (HUBLINE_SECRET_OLD_KEYS), and still encrypt with k. An empty list returns k.
+func (k *Keys) WithOld(list string) (*Keys, error) {
+	if strings.TrimSpace(list) == "" {
+		return k, nil
+	}
+	if k == nil {
+		return nil, errors.New("HUBLINE_SECRET_OLD_KEYS needs HUBLINE_SECRET_KEY: old keys only decrypt, and the secrets they open are re-encrypted with it")
+	}
+	out := &Keys{aead: k.aead, id: k.id, old: map[[4]byte]cipher.AEAD{}}
+	for old, aead := range k.old {
+		out.old[old] = aead
+	}
+	for i, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		raw, err := codec.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("HUBLINE_SECRET_OLD_KEYS: key %d: %w", i+1, err) // never echo the key
+		}
+		o, err := newKeys(raw)
+		if err != nil {
+			return nil, err
+		}
+		if o.id != k.id {
+			out.old[o.id] = o.aead
+		}
+	}
+	return out, nil
 }
 
 // LoadKeys returns the keys from b64 (HUBLINE_SECRET_KEY) when set; otherwise those in
@@ -137,6 +171,27 @@ func (k *Keys) seal(plain string, ad []byte) (string, error) {
 	return cipherPrefix + base64.RawStdEncoding.EncodeToString(buf), nil
 }
 
+// sealedKeyID is the ID of the key a ciphertext was sealed with.
+func sealedKeyID(stored string) ([4]byte, bool) {
+	b, err := base64.RawStdEncoding.DecodeString(strings.TrimPrefix(stored, cipherPrefix))
+	if !strings.HasPrefix(stored, cipherPrefix) || err != nil || len(b) < 4 {
+		return [4]byte{}, false
+	}
+	return [4]byte(b[:4]), true
+}
+
+// current reports whether stored was sealed with the key that encrypts.
+func (k *Keys) current(stored string) bool {
+	id, ok := sealedKeyID(stored)
+	return ok && id == k.id
+}
+
+// knows reports whether one of the keys opens what was sealed under id.
+func (k *Keys) knows(id [4]byte) bool {
+	_, old := k.old[id]
+	return id == k.id || old
+}
+
 func (k *Keys) open(stored string, ad []byte) (string, error) {
 	if k == nil {
 		return "", ErrNoKey
@@ -145,11 +200,14 @@ func (k *Keys) open(stored string, ad []byte) (string, error) {
 	if !strings.HasPrefix(stored, cipherPrefix) || err != nil || len(b) < 4+k.aead.NonceSize()+k.aead.Overhead() {
 		return "", fmt.Errorf("store: %s: not a hubline ciphertext", ad)
 	}
-	if [4]byte(b[:4]) != k.id {
-		return "", ErrWrongKey
+	aead := k.aead
+	if id := [4]byte(b[:4]); id != k.id {
+		if aead = k.old[id]; aead == nil {
+			return "", ErrWrongKey
+		}
 	}
-	ns := k.aead.NonceSize()
-	plain, err := k.aead.Open(nil, b[4:4+ns], b[4+ns:], ad)
+	ns := aead.NonceSize()
+	plain, err := aead.Open(nil, b[4:4+ns], b[4+ns:], ad)
 	if err != nil {
 		// Right key, so the value was altered or copied from another row or column.
 		return "", fmt.Errorf("store: %s: ciphertext does not decrypt here (altered, or moved from another row)", ad)

@@ -87,6 +87,10 @@ func Open(ctx context.Context, url, dataDir string, keys *Keys, log *zap.Logger)
 		s.db.Close()
 		return nil, err
 	}
+	if err := s.reencrypt(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -155,8 +159,9 @@ func (s *Store) checkKey(ctx context.Context) error {
 	if err != nil {
 		return s.where(err)
 	}
+	// An old key (HUBLINE_SECRET_OLD_KEYS) passes too; reencrypt then moves the check over.
 	if v, err := s.keys.open(stored, aad("meta", "value", "key_check")); err != nil || v != keyCheck {
-		return fmt.Errorf("%w (set the HUBLINE_SECRET_KEY these secrets were stored with)", ErrWrongKey)
+		return fmt.Errorf("%w (set the HUBLINE_SECRET_KEY these secrets were stored with, or add it to HUBLINE_SECRET_OLD_KEYS when rotating)", ErrWrongKey)
 	}
 	return nil
 }
