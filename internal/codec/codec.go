@@ -28,10 +28,16 @@ const (
 	keyByteSize = 32
 )
 
-// AESGCM is a converter.PayloadCodec.
+// AESGCM is a converter.PayloadCodec. It encrypts with one key and decrypts with that key
+// or any older one it was given, chosen by the key ID each payload carries, so keys rotate
+// without making recorded histories unreadable.
 type AESGCM struct {
 	aead  cipher.AEAD
 	keyID string
+	// keys decrypt: every key by its ID, the current one included.
+	keys map[string]cipher.AEAD
+	// order is the IDs of keys, current first.
+	order []string
 }
 
 // ParseKey decodes a base64 (standard or URL) 32-byte key, as HUBLINE_PAYLOAD_KEY holds it.
@@ -47,26 +53,42 @@ func ParseKey(s string) ([]byte, error) {
 	return nil, errors.New("not base64 (make a key with: openssl rand -base64 32)")
 }
 
-// New builds the codec. The key ID (a hash prefix, not the key) is stored with each payload
-// so a wrong key is reported as such rather than as corruption.
-func New(key []byte) (*AESGCM, error) {
-	if len(key) != keyByteSize {
-		return nil, fmt.Errorf("payload key must be %d bytes", keyByteSize)
+// New builds the codec: key (HUBLINE_PAYLOAD_KEY) encrypts; it and the old keys
+// (HUBLINE_PAYLOAD_OLD_KEYS) decrypt. The key ID (a hash prefix, not the key) is stored with
+// each payload, so the right key is found at once and a missing one is reported as such
+// rather than as corruption.
+func New(key []byte, old ...[]byte) (*AESGCM, error) {
+	c := &AESGCM{keys: map[string]cipher.AEAD{}}
+	for i, k := range append([][]byte{key}, old...) {
+		if len(k) != keyByteSize {
+			return nil, fmt.Errorf("payload key must be %d bytes", keyByteSize)
+		}
+		block, err := aes.NewCipher(k)
+		if err != nil {
+			return nil, err
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(append([]byte("hubline-key-id:"), k...))
+		id := hex.EncodeToString(sum[:6])
+		if i == 0 {
+			c.aead, c.keyID = aead, id
+		}
+		if _, dup := c.keys[id]; !dup {
+			c.keys[id] = aead
+			c.order = append(c.order, id)
+		}
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(append([]byte("hubline-key-id:"), key...))
-	return &AESGCM{aead: aead, keyID: hex.EncodeToString(sum[:6])}, nil
+	return c, nil
 }
 
-// KeyID identifies the key without revealing it.
+// KeyID identifies the key that encrypts without revealing it.
 func (c *AESGCM) KeyID() string { return c.keyID }
+
+// OldKeyIDs identifies the keys that only decrypt.
+func (c *AESGCM) OldKeyIDs() []string { return append([]string(nil), c.order[1:]...) }
 
 // Encode encrypts each payload whole (metadata included).
 func (c *AESGCM) Encode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
@@ -96,17 +118,9 @@ func (c *AESGCM) Decode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
 			out[i] = p
 			continue
 		}
-		if id := string(p.GetMetadata()[metaKeyID]); id != c.keyID {
-			return nil, fmt.Errorf("payload encrypted with key %s, this process has key %s (HUBLINE_PAYLOAD_KEY)", id, c.keyID)
-		}
-		data := p.GetData()
-		n := c.aead.NonceSize()
-		if len(data) < n {
-			return nil, errors.New("encrypted payload too short")
-		}
-		plain, err := c.aead.Open(nil, data[:n], data[n:], []byte(c.keyID))
+		plain, err := c.open(string(p.GetMetadata()[metaKeyID]), p.GetData())
 		if err != nil {
-			return nil, fmt.Errorf("decrypt payload: %w", err)
+			return nil, err
 		}
 		var dp commonpb.Payload
 		if err := proto.Unmarshal(plain, &dp); err != nil {
@@ -115,6 +129,34 @@ func (c *AESGCM) Decode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
 		out[i] = &dp
 	}
 	return out, nil
+}
+
+// open decrypts data sealed under the key with ID id (bound to it as additional data).
+func (c *AESGCM) open(id string, data []byte) ([]byte, error) {
+	ids := []string{id}
+	if id == "" {
+		// Every payload hubline wrote names its key; should one not, try each key in turn
+		// (GCM authenticates, so a wrong key fails cleanly).
+		ids = c.order
+	}
+	for _, id := range ids {
+		aead, ok := c.keys[id]
+		if !ok {
+			return nil, fmt.Errorf("payload encrypted with key %s, which is neither HUBLINE_PAYLOAD_KEY (key %s) nor in HUBLINE_PAYLOAD_OLD_KEYS: add that key to HUBLINE_PAYLOAD_OLD_KEYS", id, c.keyID)
+		}
+		n := aead.NonceSize()
+		if len(data) < n {
+			return nil, errors.New("encrypted payload too short")
+		}
+		plain, err := aead.Open(nil, data[:n], data[n:], []byte(id))
+		if err == nil {
+			return plain, nil
+		}
+		if len(ids) == 1 {
+			return nil, fmt.Errorf("decrypt payload: %w", err)
+		}
+	}
+	return nil, errors.New("decrypt payload: no key in HUBLINE_PAYLOAD_KEY or HUBLINE_PAYLOAD_OLD_KEYS opens it")
 }
 
 // DataConverter wraps the SDK's default converter with this codec.

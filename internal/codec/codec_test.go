@@ -74,3 +74,49 @@ func TestParseKey(t *testing.T) {
 		t.Fatalf("valid key: %v", err)
 	}
 }
+
+// TestKeyRotation: payloads written under an old key decrypt once it is in the old keys
+// (HUBLINE_PAYLOAD_OLD_KEYS), and new payloads use the current key.
+func TestKeyRotation(t *testing.T) {
+	keyA, keyB := make([]byte, 32), make([]byte, 32)
+	rand.Read(keyA)
+	rand.Read(keyB)
+	a, _ := New(keyA)
+	b, _ := New(keyB)
+	rotated, err := New(keyB, keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rotated.KeyID() != b.KeyID() || len(rotated.OldKeyIDs()) != 1 || rotated.OldKeyIDs()[0] != a.KeyID() {
+		t.Fatalf("key IDs: current %s old %v; want %s and [%s]", rotated.KeyID(), rotated.OldKeyIDs(), b.KeyID(), a.KeyID())
+	}
+	plain, _ := converter.GetDefaultDataConverter().ToPayload("Hello Aiko")
+	underA, err := a.Encode([]*commonpb.Payload{plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Decode(underA); err == nil || !strings.Contains(err.Error(), "HUBLINE_PAYLOAD_OLD_KEYS") {
+		t.Fatalf("new key alone on an old payload: %v", err)
+	}
+	if out, err := rotated.Decode(underA); err != nil || string(out[0].GetData()) != string(plain.GetData()) {
+		t.Fatalf("payload under A with B + old A: %v", err)
+	}
+	underB, err := rotated.Encode([]*commonpb.Payload{plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := string(underB[0].GetMetadata()[metaKeyID]); id != b.KeyID() {
+		t.Fatalf("rotated codec encrypts with key %s, want the current key %s", id, b.KeyID())
+	}
+	if _, err := a.Decode(underB); err == nil {
+		t.Fatal("the old key alone decrypted a payload written under the new one")
+	}
+	// A payload that does not name its key is tried with each key.
+	unnamed := &commonpb.Payload{Metadata: map[string][]byte{metaEncKey: []byte(Encoding)}, Data: underA[0].GetData()}
+	if out, err := rotated.Decode([]*commonpb.Payload{unnamed}); err != nil || string(out[0].GetData()) != string(plain.GetData()) {
+		t.Fatalf("payload without a key ID: %v", err)
+	}
+	if _, err := b.Decode([]*commonpb.Payload{unnamed}); err == nil {
+		t.Fatal("payload without a key ID decrypted with a key it was not sealed with")
+	}
+}
