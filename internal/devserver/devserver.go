@@ -5,6 +5,8 @@ package devserver
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -50,6 +52,22 @@ type Config struct {
 	UICodecEndpoint string
 	// Logger receives the server's own logs (warnings and errors only: it is chatty).
 	Logger *zap.Logger
+	// TLS, when set, serves the frontend over TLS only (tests of hubline's TEMPORAL_TLS_*
+	// settings); the UI is then refused.
+	TLS *TLS
+	// ServerOptions are passed to temporal.NewServer after hubline's own (tests add
+	// interceptors with them).
+	ServerOptions []temporal.ServerOption
+}
+
+// TLS is the frontend's TLS. With ClientCAFile it requires client certificates signed by
+// that CA (mutual TLS). The server's own clients (its system worker, Start's readiness
+// checks) present ClientCertFile and verify the frontend with CAFile and ServerName.
+type TLS struct {
+	CertFile, KeyFile             string // the frontend's certificate
+	ClientCAFile                  string // set: mutual TLS with client certificates it signed
+	CAFile, ServerName            string // how the server's own clients verify the frontend
+	ClientCertFile, ClientKeyFile string // what they present
 }
 
 // Server is a running embedded Temporal service.
@@ -83,6 +101,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// Fail early with a clear message rather than deep inside the server's fx graph.
 	if err := checkFree(cfg.Address); err != nil {
 		return nil, fmt.Errorf("temporal address %s is in use (set TEMPORAL_ADDRESS to another port): %w", cfg.Address, err)
+	}
+	if cfg.UIAddress != "" && cfg.TLS != nil {
+		return nil, errors.New("devserver: the UI does not connect to a TLS frontend")
 	}
 	if cfg.UIAddress != "" {
 		if err := checkFree(cfg.UIAddress); err != nil {
@@ -122,6 +143,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t := cfg.TLS; t != nil {
+		serverCfg.Global.TLS = frontendTLS(t)
+	}
 	// Pre-creating the namespace in the database avoids waiting for the namespace cache
 	// to pick up an API registration; an existing namespace is left untouched.
 	ns, err := sqlite.NewNamespaceConfig(serverCfg.ClusterMetadata.CurrentClusterName, cfg.Namespace, false, cfg.SearchAttributes)
@@ -138,7 +162,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// server that never becomes ready fails Start with its last error instead.
 	level := zap.NewAtomicLevelAt(zap.FatalLevel)
 	logger := tlog.NewZapLogger(cfg.Logger.WithOptions(zap.IncreaseLevel(level)))
-	srv, err := temporal.NewServer(
+	srv, err := temporal.NewServer(append([]temporal.ServerOption{
 		temporal.WithConfig(serverCfg),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithLogger(logger),
@@ -148,7 +172,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  []dynamicconfig.ConstrainedValue{{Value: 1}},
 			dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): []dynamicconfig.ConstrainedValue{{Value: 1}},
 		}),
-	)
+	}, cfg.ServerOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("create temporal server: %w", err)
 	}
@@ -198,7 +222,54 @@ func (s *Server) Stop() error {
 }
 
 func (s *Server) dial() (client.Client, error) {
-	return client.Dial(client.Options{HostPort: s.cfg.Address, Namespace: s.cfg.Namespace, Logger: nopLogger{}})
+	o := client.Options{HostPort: s.cfg.Address, Namespace: s.cfg.Namespace, Logger: nopLogger{}}
+	if t := s.cfg.TLS; t != nil {
+		tc, err := clientTLS(t)
+		if err != nil {
+			return nil, err
+		}
+		o.ConnectionOptions.TLS = tc
+	}
+	return client.Dial(o)
+}
+
+// frontendTLS is the server's TLS configuration for t: the frontend listens with TLS; the
+// system worker connects to it as a client.
+func frontendTLS(t *TLS) config.RootTLS {
+	cl := config.ClientTLS{ServerName: t.ServerName, RootCAFiles: []string{t.CAFile}}
+	root := config.RootTLS{
+		Frontend: config.GroupTLS{
+			Server: config.ServerTLS{CertFile: t.CertFile, KeyFile: t.KeyFile},
+			Client: cl,
+		},
+		SystemWorker: config.WorkerTLS{CertFile: t.ClientCertFile, KeyFile: t.ClientKeyFile, Client: cl},
+	}
+	if t.ClientCAFile != "" {
+		root.Frontend.Server.RequireClientAuth = true
+		root.Frontend.Server.ClientCAFiles = []string{t.ClientCAFile}
+	}
+	return root
+}
+
+// clientTLS is how Start's own checks connect to a TLS frontend.
+func clientTLS(t *TLS) (*tls.Config, error) {
+	b, err := os.ReadFile(t.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("devserver: no certificate in %s", t.CAFile)
+	}
+	tc := &tls.Config{RootCAs: pool, ServerName: t.ServerName, MinVersion: tls.VersionTLS12}
+	if t.ClientCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.ClientCertFile, t.ClientKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }
 
 func (s *Server) waitReady(ctx context.Context) error {
