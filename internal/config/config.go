@@ -32,11 +32,17 @@ type Setting struct {
 var Settings = []Setting{
 	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", []string{"dev", "worker", "starter", "queue"}, "Temporal frontend host:port. In dev, where the embedded server listens."},
 	{"TEMPORAL_NAMESPACE", "default", []string{"dev", "worker", "starter", "queue"}, "Temporal namespace (dev creates it with 7 days retention)."},
+	{"TEMPORAL_TLS_CERT", "", []string{"worker", "starter", "queue"}, "PEM file of the client certificate for mutual TLS to Temporal (an mTLS cluster, or Temporal Cloud with certificates), with TEMPORAL_TLS_KEY. Any TEMPORAL_TLS_* setting or TEMPORAL_API_KEY connects over TLS; a missing or unreadable file stops start-up."},
+	{"TEMPORAL_TLS_KEY", "", []string{"worker", "starter", "queue"}, "PEM file of TEMPORAL_TLS_CERT's private key (one without the other stops start-up)."},
+	{"TEMPORAL_TLS_CA", "", []string{"worker", "starter", "queue"}, "PEM file of the CA certificates that signed the Temporal frontend's certificate (a private cluster). Unset: the system's trusted roots (Temporal Cloud)."},
+	{"TEMPORAL_TLS_SERVER_NAME", "", []string{"worker", "starter", "queue"}, "Name the Temporal frontend's certificate must carry when it is not TEMPORAL_ADDRESS's host (an IP address, a proxy). Unset: that host."},
+	{"TEMPORAL_API_KEY", "", []string{"worker", "starter", "queue"}, "Temporal Cloud API key, sent as Authorization: Bearer on every call; never logged. It turns TLS on (with the system's roots unless TEMPORAL_TLS_CA is set): Temporal Cloud accepts API keys over TLS only. See docs/operations.md."},
 	{"HUBLINE_HTTP_ADDR", "127.0.0.1:8080", []string{"dev", "starter"}, "Where the starter's HTTP server listens."},
 	{"HUBLINE_UI_ADDR", "127.0.0.1:8233", []string{"dev"}, "Where the embedded Temporal Web UI listens."},
 	{"HUBLINE_DATA_DIR", ".hubline", []string{"dev", "worker", "starter", "accounts", "portals", "hubspot"}, "Directory of the SQLite databases: dev's Temporal history (temporal.db) and, unless HUBLINE_DATABASE_URL is set, hubline's own (hubline.db: portals' tokens and stored LINE accounts, see docs/data.md), shared by the processes of one machine."},
 	{"HUBLINE_DATABASE_URL", "", []string{"dev", "worker", "starter", "accounts", "portals", "hubspot"}, "PostgreSQL URL (postgres://user:password@host:5432/hubline?sslmode=require) of hubline's database: portals' OAuth tokens and stored LINE accounts (see docs/data.md). Every worker, starter and CLI of a deployment uses the same one. Unset: SQLite in HUBLINE_DATA_DIR (one machine only)."},
 	{"HUBLINE_SECRET_KEY", "", []string{"dev", "worker", "starter", "accounts", "portals", "hubspot"}, "Base64 32-byte AES key (openssl rand -base64 32): encrypts OAuth tokens and LINE channel secrets in hubline's database. Same key everywhere, and back it up apart from the database: without it they cannot be read. Unset: dev generates one into HUBLINE_DATA_DIR/secret.key; other commands refuse to store or read secrets."},
+	{"HUBLINE_SECRET_OLD_KEYS", "", []string{"dev", "worker", "starter", "accounts", "portals"}, "Comma-separated former HUBLINE_SECRET_KEY values (same format): secrets stored under them still decrypt, and every start re-encrypts them with HUBLINE_SECRET_KEY. Remove one only once every process runs with the new key (docs/operations.md)."},
 	{"HUBLINE_PUBLIC_URL", "http://<HUBLINE_HTTP_ADDR>", []string{"dev", "starter", "hubspot"}, "Base URL HubSpot calls (scheme://host[:port]); HubSpot signatures cover the full URL, so set it behind a proxy."},
 	{"HUBLINE_BLOCK_EXPIRATION", "P1D", []string{"dev", "starter"}, "ISO-8601 duration HubSpot keeps an action blocked (hs_expiration_duration); nothing is sent after it."},
 	{"HUBLINE_INSECURE_SKIP_SIGNATURE", "false", []string{"starter"}, "true lets the starter run without HUBSPOT_CLIENT_SECRET (no signature checks). Never in production."},
@@ -45,6 +51,7 @@ var Settings = []Setting{
 	{"HUBLINE_LOG_LEVEL", "info", []string{"dev", "worker", "starter", "codec"}, "debug, info, warn or error."},
 	{"HUBLINE_CPU_PROFILE", "", []string{"dev", "worker", "starter"}, "Diagnostics: write the process's CPU profile (for go tool pprof) to this file, from start until it exits. hubline bench queue --cpuprofile DIR sets it for each process it starts."},
 	{"HUBLINE_PAYLOAD_KEY", "", []string{"dev", "worker", "starter", "queue", "codec"}, "Base64 32-byte AES key (openssl rand -base64 32): encrypts workflow payloads (message texts, LINE user IDs, Send Data secrets) before they reach Temporal. Same key on every worker and starter; unset: payloads are stored in clear."},
+	{"HUBLINE_PAYLOAD_OLD_KEYS", "", []string{"dev", "worker", "starter", "queue", "codec"}, "Comma-separated former HUBLINE_PAYLOAD_KEY values (same format): payloads written under them still decrypt (runs in flight, redeliveries, the codec); new payloads use HUBLINE_PAYLOAD_KEY. Keep a key until no run written under it is open or retained (docs/operations.md)."},
 	{"HUBLINE_WORKER_HEALTH_ADDR", "", []string{"worker"}, "host:port where the worker serves GET /healthz (the process answers) and /readyz (Temporal reachable; 503 once shutdown began). Unset: no HTTP endpoint."},
 	{"HUBLINE_CODEC_ADDR", "127.0.0.1:8081", []string{"codec"}, "Where hubline codec listens. The operator's browser calls it (the Temporal UI's codec endpoint), so keep it as private as the UI."},
 	{"HUBLINE_CODEC_UI_ORIGIN", "http://127.0.0.1:8233", []string{"codec"}, "Origin (scheme://host[:port]) of the Temporal UI whose pages may call hubline codec (CORS); a request with any other Origin header is refused (403 origin_not_allowed)."},
@@ -108,6 +115,8 @@ type Config struct {
 	DataDir               string
 	DatabaseURL           string // empty: SQLite in DataDir
 	SecretKey             string // HUBLINE_SECRET_KEY as given, validated; see store.LoadKeys
+	SecretOldKeys         string // HUBLINE_SECRET_OLD_KEYS as given, validated; see store.Keys.WithOld
+	Temporal              TemporalConn
 	PublicURL             string
 	BlockExpiration       time.Duration
 	BlockExpirationISO    string
@@ -127,6 +136,7 @@ type Config struct {
 	Timeline                   string // HUBLINE_TIMELINE as given ("", notes, events, off); see TimelineMode
 	HubSpotRateLimit           int
 	PayloadKey                 []byte
+	PayloadOldKeys             [][]byte // HUBLINE_PAYLOAD_OLD_KEYS: decrypt only
 	LineAPIBaseURL             string
 	LineAccounts               map[int]LineAccount
 	lineAggregationUnitsByAcct map[int]bool
@@ -373,6 +383,8 @@ func Load(environ []string) (*Config, error) {
 		errs = append(errs, fmt.Errorf("HUBLINE_SEND_DATA_MAX_BYTES=%q: want a whole number from 1 to 1048576", get("HUBLINE_SEND_DATA_MAX_BYTES")))
 	}
 	errs = append(errs, c.loadQueue(env, get)...)
+	errs = append(errs, c.loadTemporalConn(get)...)
+	errs = append(errs, c.loadOldKeys(get)...)
 	for n, a := range c.LineAccounts {
 		a.AggregationUnits = units[n]
 		a.PortalID = c.linePortals[n]
