@@ -61,9 +61,9 @@ var Settings = []Setting{
 	{"HUBLINE_CODEC_JWT_ISSUER", "", []string{"codec"}, "Required with HUBLINE_CODEC_JWKS_URL: the iss claim access tokens must carry, exactly."},
 	{"HUBLINE_CODEC_JWT_AUDIENCE", "", []string{"codec"}, "Required with HUBLINE_CODEC_JWKS_URL: a value the aud claim of access tokens must include."},
 	{"HUBSPOT_CLIENT_SECRET", "", []string{"dev", "starter", "worker", "hubspot"}, "HubSpot app client secret: verifies request signatures (v3, else v2), signs OAuth install states, exchanges install codes and refreshes OAuth tokens."},
-	{"HUBSPOT_ACCESS_TOKEN", "", []string{"dev", "worker", "starter", "hubspot"}, "Single-portal mode: HubSpot access token (OAuth or private app) for callbacks and timeline events; the starter reads only whether it is set. Setting it with HUBSPOT_CLIENT_ID stops start-up. Unset in dev: the HubSpot sandbox is used."},
+	{"HUBSPOT_ACCESS_TOKEN", "", []string{"dev", "worker", "starter", "hubspot"}, "Single-portal mode: HubSpot access token (OAuth or private app) for callbacks and timeline events; the starter uses it only to set a contact's LINE user ID after a LINE Login link. Setting it with HUBSPOT_CLIENT_ID stops start-up. Unset in dev: the HubSpot sandbox is used."},
 	{"HUBSPOT_CLIENT_ID", "", []string{"dev", "worker", "starter", "hubspot"}, "HubSpot app client ID. With HUBSPOT_CLIENT_SECRET and neither HUBSPOT_ACCESS_TOKEN nor HUBSPOT_REFRESH_TOKEN: multi-portal mode (portals install hubline at /oauth/install; their tokens are kept in the database). With HUBSPOT_REFRESH_TOKEN: single-portal mode refreshing that token."},
-	{"HUBSPOT_REFRESH_TOKEN", "", []string{"dev", "worker", "starter", "hubspot"}, "Single-portal mode: OAuth refresh token (with HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET); access tokens expire after 30 minutes and are refreshed with it. The starter reads only whether it is set."},
+	{"HUBSPOT_REFRESH_TOKEN", "", []string{"dev", "worker", "starter", "hubspot"}, "Single-portal mode: OAuth refresh token (with HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET); access tokens expire after 30 minutes and are refreshed with it. The starter uses it only to set a contact's LINE user ID after a LINE Login link."},
 	{"HUBSPOT_SCOPES", "automation oauth crm.objects.contacts.read crm.objects.contacts.write crm.schemas.contacts.write timeline", []string{"dev", "starter"}, "Multi-portal mode: space-separated OAuth scopes /oauth/install asks for, all as required scopes (scope=); they must match the required scopes in the app's auth settings."},
 	{"HUBSPOT_AUTHORIZE_URL", "https://app.hubspot.com/oauth/authorize", []string{"dev", "starter"}, "Multi-portal mode: HubSpot's install (authorize) page that /oauth/install redirects to. dev points it at the HubSpot sandbox's stand-in page."},
 	{"HUBLINE_ALLOWED_PORTALS", "", []string{"dev", "starter", "worker", "hubspot"}, "Comma-separated HubSpot portal IDs that may use this deployment (install it, and run its actions); others get hubspot_not_connected. Unset: any portal. In single-portal mode set it to your portal."},
@@ -73,11 +73,15 @@ var Settings = []Setting{
 	{"HUBSPOT_RATE_LIMIT", "110", []string{"dev", "worker", "hubspot"}, "HubSpot API requests per 10 seconds per portal that this worker paces to (HubSpot allows OAuth apps 110; private apps 100-190). The worker also slows to a lower limit HubSpot announces in its rate-limit headers. Divide it among workers that share a portal."},
 	{"HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID", "", []string{"dev", "worker"}, "Timeline event template for delivery history as timeline events (HUBLINE_TIMELINE=events). HubSpot keeps timeline events for apps that already have a template. Needs an OAuth token."},
 	{"HUBLINE_TIMELINE", "", []string{"dev", "worker"}, "Delivery history on the contact: notes (a note on the contact, for any app; needs the crm.objects.contacts.write scope), events (timeline events; needs HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID) or off. Unset: events when HUBSPOT_TIMELINE_EVENT_TEMPLATE_ID is set, else notes."},
-	{"LINE_CHANNEL_ACCESS_TOKEN", "", []string{"dev", "worker", "starter", "hubspot"}, "LINE channel access token of account 1; _2, _3, ... add accounts. The starter only reads which accounts exist. Unset in dev: the LINE sandbox is used."},
+	{"LINE_CHANNEL_ACCESS_TOKEN", "", []string{"dev", "worker", "starter", "hubspot"}, "LINE channel access token of account 1; _2, _3, ... add accounts. The starter reads which accounts exist, and the bot's basic ID for LINE Login. Unset in dev: the LINE sandbox is used."},
 	{"LINE_CHANNEL_PORTAL", "", []string{"dev", "worker", "starter", "hubspot"}, "HubSpot portal ID that owns LINE account 1: only that portal's actions may send through it or list it; _2, _3, ... per account. Unset: any portal may use the account (single-tenant). Stored accounts belong to the portal that added them."},
 	{"LINE_CUSTOM_AGGREGATION_UNITS", "false", []string{"dev", "starter"}, "true for accounts LINE approved for unit-based statistics (analytics tag sent as customAggregationUnits); _2, _3, ... per account."},
-	{"LINE_API_BASE_URL", "https://api.line.me", []string{"dev", "worker"}, "LINE Messaging API base URL."},
+	{"LINE_API_BASE_URL", "https://api.line.me", []string{"dev", "worker", "starter"}, "LINE Messaging API base URL (the starter calls it for LINE Login: the token endpoint and the bot's basic ID)."},
 	{"HUBSPOT_LINE_USER_ID_PROPERTY", "line_user_id", []string{"dev", "starter", "hubspot"}, "Contact property holding account 1's LINE user ID for Send LINE Message (v2); _2, _3, ... per account (default line_user_id_<n>)."},
+	{"HUBLINE_LINE_LINK_TTL", "30d", []string{"dev", "starter"}, "Create LINE link: how long a link it hands out stays usable, in whole days (30d) or as a Go duration (720h), from 1m to 366d. Opening a link consumes nothing: it works until then, however often it is opened."},
+	{"LINE_LOGIN_AUTHORIZE_URL", "https://access.line.me/oauth2/v2.1/authorize", []string{"dev", "starter"}, "LINE Login's authorization page, where /line/link/<token> sends the browser. dev points it at the LINE sandbox's stand-in."},
+	{"LINE_LOGIN_CHANNEL_ID", "", []string{"dev", "starter"}, "Channel ID of the LINE Login channel that links contacts of account 1 (under the same LINE provider as the account, with HUBLINE_PUBLIC_URL/line/login/callback as its callback URL); _2, _3, ... per account. Needs LINE_LOGIN_CHANNEL_SECRET, and HUBLINE_SECRET_KEY, which signs the links. Unset in dev: the LINE sandbox's login channel."},
+	{"LINE_LOGIN_CHANNEL_SECRET", "", []string{"dev", "starter"}, "Channel secret of that LINE Login channel: exchanges login codes and verifies ID tokens; _2, _3, ... per account."},
 	{"HUBLINE_SEND_DATA_ALLOW", "", []string{"dev", "worker", "starter"}, "Send Data: comma-separated exceptions to the request forgery guard. A CIDR range or IP opens those addresses; a host name opens ports for that name only (its addresses are still checked). Each may end in :port (IPv6 in brackets: [fd00::/8]:9000) to open that port only; without one, any port. Without an entry only ports 80, 443, 8080 and 8443 are called (e.g. localhost,127.0.0.0/8 for local receivers on any port)."},
 	{"HUBLINE_SEND_DATA_MAX_ATTEMPTS", "10", []string{"dev", "starter"}, "Send Data: attempts per execution for connection errors, timeouts, 5xx and 429 (at least 1)."},
 	{"HUBLINE_SEND_DATA_MAX_BYTES", "1048576", []string{"dev", "starter"}, "Send Data: most bytes the data may have once its contact tokens render (1 to 1048576); rendering stops there and the action ends FAIL_CONTINUE data_too_large."},
@@ -145,6 +149,10 @@ type Config struct {
 	// LineUserIDProperties maps account numbers to HUBSPOT_LINE_USER_ID_PROPERTY(_n) values
 	// that were set; see LineUserIDProperty for the defaults.
 	LineUserIDProperties map[int]string
+	// LINE Login linking (line_login.go).
+	LineLinkTTL           time.Duration
+	LineLoginAuthorizeURL string
+	LineLogins            map[int]LineLogin
 	// SendDataAllow is HUBLINE_SEND_DATA_ALLOW as given (validated by Load).
 	SendDataAllow       string
 	SendDataMaxAttempts int
@@ -383,6 +391,7 @@ func Load(environ []string) (*Config, error) {
 		errs = append(errs, fmt.Errorf("HUBLINE_SEND_DATA_MAX_BYTES=%q: want a whole number from 1 to 1048576", get("HUBLINE_SEND_DATA_MAX_BYTES")))
 	}
 	errs = append(errs, c.loadQueue(env, get)...)
+	errs = append(errs, c.loadLineLogin(env, get)...)
 	errs = append(errs, c.loadTemporalConn(get)...)
 	errs = append(errs, c.loadOldKeys(get)...)
 	for n, a := range c.LineAccounts {
