@@ -40,6 +40,8 @@ type State struct {
 	Target
 	ID      [16]byte
 	Expires time.Time
+
+	key int // which of the Signer's roots signed it (its nonce uses the same root)
 }
 
 // IDHex is the state's ID as text, for store.UseOnce.
@@ -59,20 +61,27 @@ const macLen = 16
 // Signer makes and checks links and states. Its keys derive from one root key (from
 // HUBLINE_SECRET_KEY), so every starter of a deployment accepts what another signed.
 type Signer struct {
-	linkKey, stateKey, nonceKey []byte
+	keys []keySet // keys[0] signs; all of them verify
 }
 
-// NewSigner derives the signing keys from root (at least 32 bytes).
-func NewSigner(root []byte) (*Signer, error) {
-	if len(root) < 32 {
-		return nil, errors.New("linelogin: signing key shorter than 32 bytes")
+type keySet struct{ link, state, nonce []byte }
+
+// NewSigner derives the signing keys from root (at least 32 bytes). Links and states signed
+// with an old root (from HUBLINE_SECRET_OLD_KEYS, during a key rotation) still verify.
+func NewSigner(root []byte, old ...[]byte) (*Signer, error) {
+	s := &Signer{}
+	for _, r := range append([][]byte{root}, old...) {
+		if len(r) < 32 {
+			return nil, errors.New("linelogin: signing key shorter than 32 bytes")
+		}
+		derive := func(purpose string) []byte {
+			m := hmac.New(sha256.New, r)
+			m.Write([]byte("hubline line login " + purpose + " v1"))
+			return m.Sum(nil)
+		}
+		s.keys = append(s.keys, keySet{link: derive("link"), state: derive("state"), nonce: derive("nonce")})
 	}
-	derive := func(purpose string) []byte {
-		m := hmac.New(sha256.New, root)
-		m.Write([]byte("hubline line login " + purpose + " v1"))
-		return m.Sum(nil)
-	}
-	return &Signer{linkKey: derive("link"), stateKey: derive("state"), nonceKey: derive("nonce")}, nil
+	return s, nil
 }
 
 func appendTarget(b []byte, t Target) []byte {
@@ -87,23 +96,29 @@ func seal(key, payload []byte) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(payload)[:len(payload)+macLen])
 }
 
-// open checks the MAC and the kind, returning the payload after the kind byte.
-func open(key []byte, kind byte, tok string) ([]byte, error) {
+// open checks the MAC (against each root's key for the purpose) and the kind, returning
+// the payload after the kind byte and which root signed it.
+func (s *Signer) open(key func(keySet) []byte, kind byte, tok string) ([]byte, int, error) {
 	if len(tok) > 200 {
-		return nil, ErrInvalid
+		return nil, 0, ErrInvalid
 	}
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || len(b) < 1+macLen {
-		return nil, ErrInvalid
+		return nil, 0, ErrInvalid
 	}
 	payload, sig := b[:len(b)-macLen], b[len(b)-macLen:]
-	m := hmac.New(sha256.New, key)
-	m.Write(payload)
-	if !hmac.Equal(sig, m.Sum(nil)[:macLen]) || payload[0] != kind {
-		return nil, ErrInvalid
+	for i, ks := range s.keys {
+		m := hmac.New(sha256.New, key(ks))
+		m.Write(payload)
+		if hmac.Equal(sig, m.Sum(nil)[:macLen]) && payload[0] == kind {
+			return payload[1:], i, nil
+		}
 	}
-	return payload[1:], nil
+	return nil, 0, ErrInvalid
 }
+
+func linkKey(k keySet) []byte  { return k.link }
+func stateKey(k keySet) []byte { return k.state }
 
 type reader struct {
 	b   []byte
@@ -145,12 +160,12 @@ func (r *reader) target() Target {
 func (s *Signer) Link(l Link) string {
 	b := appendTarget([]byte{kindLink}, l.Target)
 	b = binary.AppendVarint(b, l.Expires.Unix())
-	return seal(s.linkKey, b)
+	return seal(s.keys[0].link, b)
 }
 
 // ParseLink checks a link's signature and expiry.
 func (s *Signer) ParseLink(tok string, now time.Time) (Link, error) {
-	p, err := open(s.linkKey, kindLink, tok)
+	p, _, err := s.open(linkKey, kindLink, tok)
 	if err != nil {
 		return Link{}, err
 	}
@@ -173,20 +188,20 @@ func (s *Signer) NewState(t Target, expires time.Time) (string, State) {
 	b := append([]byte{kindState}, st.ID[:]...)
 	b = appendTarget(b, t)
 	b = binary.AppendVarint(b, expires.Unix())
-	return seal(s.stateKey, b), st
+	return seal(s.keys[0].state, b), st
 }
 
 // ParseState checks a state's signature and expiry (not whether it was used: the caller
 // spends State.ID once).
 func (s *Signer) ParseState(tok string, now time.Time) (State, error) {
-	p, err := open(s.stateKey, kindState, tok)
+	p, key, err := s.open(stateKey, kindState, tok)
 	if err != nil {
 		return State{}, err
 	}
 	if len(p) < len(State{}.ID) {
 		return State{}, ErrInvalid
 	}
-	var st State
+	st := State{key: key}
 	copy(st.ID[:], p)
 	r := &reader{b: p[len(st.ID):]}
 	st.Target = r.target()
@@ -204,7 +219,7 @@ func (s *Signer) ParseState(tok string, now time.Time) (State, error) {
 // knows which nonce the ID token must carry without storing anything, and an ID token
 // issued for another attempt is refused.
 func (s *Signer) Nonce(st State) string {
-	m := hmac.New(sha256.New, s.nonceKey)
+	m := hmac.New(sha256.New, s.keys[min(st.key, len(s.keys)-1)].nonce)
 	m.Write(st.ID[:])
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
 }

@@ -87,3 +87,29 @@ func TestNewSignerNeedsAKey(t *testing.T) {
 		t.Error("a 16-byte root key was accepted")
 	}
 }
+
+// During a key rotation, links and states of the old key still verify; new ones use the new key.
+func TestSignerRotation(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	before, _ := NewSigner(oldKey)
+	after, err := NewSigner(newKey, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	l := Link{Target: Target{PortalID: 1, Account: 1, ContactID: 2}, Expires: now.Add(time.Hour)}
+	if _, err := after.ParseLink(before.Link(l), now); err != nil {
+		t.Errorf("an old key's link after the rotation: %v", err)
+	}
+	if _, err := before.ParseLink(after.Link(l), now); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a new link signed with the old key: %v", err)
+	}
+	state, st := before.NewState(l.Target, now.Add(time.Minute))
+	got, err := after.ParseState(state, now)
+	if err != nil || after.Nonce(got) != before.Nonce(st) {
+		t.Errorf("an old key's state after the rotation: %v, nonce %q vs %q", err, after.Nonce(got), before.Nonce(st))
+	}
+	if _, err := NewSigner(newKey, []byte("short")); err == nil {
+		t.Error("a short old key was accepted")
+	}
+}
