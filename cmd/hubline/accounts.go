@@ -197,7 +197,7 @@ func openCLIStore(ctx context.Context, cfg *config.Config) (*store.Store, error)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := store.LoadKeys(cfg.SecretKey, cfg.DataDir, false, log)
+	keys, err := secretKeys(cfg, false, log)
 	if err != nil {
 		return nil, err
 	}

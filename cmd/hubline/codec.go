@@ -33,7 +33,7 @@ func runCodec(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	cd, err := codec.New(cfg.PayloadKey)
+	cd, err := payloadCodec(cfg)
 	if err != nil {
 		return fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)
 	}
@@ -55,7 +55,7 @@ func runCodec(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	}
 	log.Info("codec listening", zap.String("addr", l.Addr().String()), zap.String("ui_origin", cfg.CodecUIOrigin),
 		zap.String("allowed_hosts", access.Hosts.String()), zap.Bool("token_accepted", cfg.CodecToken != ""),
-		zap.Bool("jwt_accepted", access.JWT != nil), zap.String("key_id", cd.KeyID()))
+		zap.Bool("jwt_accepted", access.JWT != nil), zap.String("key_id", cd.KeyID()), zap.Strings("old_key_ids", cd.OldKeyIDs()))
 	return starter.Serve(ctx, l, codecHandler(cd, access, log), cfg.ShutdownTimeout, log)
 }
 

@@ -11,11 +11,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubline/hubline/activities"
-	"github.com/hubline/hubline/internal/codec"
 	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/hubspot"
 	"github.com/hubline/hubline/internal/line"
 	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/internal/temporalconn"
 	"github.com/hubline/hubline/internal/webhook"
 	"github.com/hubline/hubline/starter"
 )
@@ -33,12 +33,19 @@ func dialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (cli
 // dialWith connects with a data converter the caller also uses itself (queue find decodes
 // memos with it).
 func dialWith(ctx context.Context, cfg *config.Config, log *zap.Logger, dc converter.DataConverter) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: logging.Temporal(log.Named("temporal")),
 		DataConverter: dc,
-	})
+	}
+	// TLS and the API key (TEMPORAL_TLS_*, TEMPORAL_API_KEY); their files are read here, so a
+	// missing one stops start-up.
+	if err := temporalconn.Apply(&opts, cfg.Temporal); err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
+		return nil, fmt.Errorf("connect to Temporal at %s (TEMPORAL_ADDRESS, %s): %w", cfg.TemporalAddress,
+			temporalconn.Describe(cfg.Temporal), temporalconn.Explain(err, cfg.Temporal))
 	}
 	return c, nil
 }
@@ -48,11 +55,11 @@ func dataConverter(cfg *config.Config, log *zap.Logger) (converter.DataConverter
 	if cfg.PayloadKey == nil {
 		return converter.GetDefaultDataConverter(), nil
 	}
-	cd, err := codec.New(cfg.PayloadKey)
+	cd, err := payloadCodec(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)
 	}
-	log.Info("workflow payloads are encrypted", zap.String("key_id", cd.KeyID()))
+	log.Info("workflow payloads are encrypted", zap.String("key_id", cd.KeyID()), zap.Strings("old_key_ids", cd.OldKeyIDs()))
 	return cd.DataConverter(), nil
 }
 

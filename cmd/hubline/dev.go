@@ -13,7 +13,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/hubline/hubline/internal/codec"
 	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/devserver"
 	"github.com/hubline/hubline/internal/hubspot"
@@ -99,7 +98,7 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	if cfg.PayloadKey != nil {
 		// On loopback, the same codec endpoint as `hubline codec`, so the UI shows
 		// encrypted payloads.
-		cd, err := codec.New(cfg.PayloadKey)
+		cd, err := payloadCodec(cfg)
 		if err != nil {
 			return err
 		}
@@ -132,6 +131,8 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The embedded server speaks plaintext: TEMPORAL_TLS_* and TEMPORAL_API_KEY are for clusters.
+	cfg.Temporal = config.TemporalConn{}
 	c, err := dialWith(ctx, cfg, log, dc)
 	if err != nil {
 		return err

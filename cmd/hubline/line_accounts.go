@@ -29,7 +29,7 @@ func openLineAccounts(ctx context.Context, cfg *config.Config, log *zap.Logger, 
 	if !cfg.MultiPortal() && cfg.DatabaseURL == "" {
 		return accounts.Static(env), func() {}, nil
 	}
-	keys, err := store.LoadKeys(cfg.SecretKey, cfg.DataDir, dev, log)
+	keys, err := secretKeys(cfg, dev, log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -27,7 +27,7 @@ func allowedPortals(cfg *config.Config) func(int64) bool {
 // openPortalStore opens hubline's database for multi-portal mode (dev generates its
 // secret key when none is set).
 func openPortalStore(ctx context.Context, cfg *config.Config, log *zap.Logger, dev bool) (*store.Store, error) {
-	keys, err := store.LoadKeys(cfg.SecretKey, cfg.DataDir, dev, log)
+	keys, err := secretKeys(cfg, dev, log)
 	if err != nil {
 		return nil, err
 	}
