@@ -116,6 +116,7 @@ func New(o Options) *Server {
 	s.defs = newDefinitions(s)
 	s.props = newProperties()
 	s.registerProperties()
+	s.registerContacts() // contacts.go
 	return s
 }
 
