@@ -65,6 +65,8 @@ type Options struct {
 	// PortalAllowed, when set, is HUBLINE_ALLOWED_PORTALS: other portals can neither install
 	// nor run actions (hubspot_not_connected).
 	PortalAllowed func(portalID int64) bool
+	// LineWebhook configures POST /line/webhook/<n> (line_webhook.go).
+	LineWebhook LineWebhookOptions
 }
 
 // Server is the starter's HTTP handler plus its metrics.
@@ -127,6 +129,7 @@ func New(o Options) *Server {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	e.GET(RouteOAuthInstall, s.oauthInstall)
 	e.GET(RouteOAuthCallback, s.oauthCallback)
+	e.POST(RouteLineWebhook, s.lineWebhook) // LINE-signed, not HubSpot-signed: outside /actions
 	actions := e.Group("/actions", s.readVerifiedBody, s.portalGate)
 	actions.POST("/send-line-message", s.sendLineMessage)
 	actions.POST("/send-line-message-v2", s.sendLineMessageV2)

@@ -19,6 +19,7 @@ func Register(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.SendLineMessage, workflow.RegisterOptions{Name: workflows.SendLineMessageWorkflow})
 	r.RegisterWorkflowWithOptions(workflows.SendLineMessageV2, workflow.RegisterOptions{Name: workflows.SendLineMessageV2Workflow})
 	r.RegisterWorkflowWithOptions(workflows.SendData, workflow.RegisterOptions{Name: workflows.SendDataWorkflow})
+	r.RegisterWorkflowWithOptions(workflows.LineEvent, workflow.RegisterOptions{Name: workflows.LineEventWorkflow})
 	r.RegisterWorkflowWithOptions(workflows.SetLineRichMenu, workflow.RegisterOptions{Name: workflows.SetLineRichMenuWorkflow})
 	registerQueue(r)
 }

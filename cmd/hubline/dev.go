@@ -155,7 +155,12 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	defer closeWorkerPortals()
 	// Both workers stop before the starter's server, which also carries the sandboxes their
 	// activities may still be calling.
-	stopWorkers, err := worker.Start(worker.New(c, acts, cfg.ShutdownTimeout),
+	hub, closeLineEvents, err := newHubWorkers(ctx, cfg, log, c, acts)
+	if err != nil {
+		return err
+	}
+	defer closeLineEvents()
+	stopWorkers, err := worker.Start(hub,
 		worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout), senders)
 	if err != nil {
 		return err
@@ -167,6 +172,7 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	}
 	st := newStarter(cfg, c, log)
 	st.UseLineAccounts(lines)
+	useLineWebhook(cfg, st)
 	closeStarterPortals, err := useStarterPortals(ctx, cfg, log, st, true)
 	if err != nil {
 		return err

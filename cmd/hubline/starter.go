@@ -44,6 +44,7 @@ func runStarter(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 		zap.Ints("line_accounts", cfg.AccountNumbers()))
 	st := newStarter(cfg, c, log)
 	st.UseLineAccounts(lines)
+	useLineWebhook(cfg, st)
 	closePortals, err := useStarterPortals(ctx, cfg, log, st, false)
 	if err != nil {
 		return err

@@ -66,7 +66,12 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	}
 	log.Info("worker polling", zap.String("temporal", cfg.TemporalAddress), zap.String("namespace", cfg.TemporalNamespace),
 		zap.Ints("line_accounts", cfg.AccountNumbers()))
-	stop, err := worker.Start(worker.New(c, acts, cfg.ShutdownTimeout),
+	hub, closeLineEvents, err := newHubWorkers(ctx, cfg, log, c, acts)
+	if err != nil {
+		return errors.Join(err, healthDone())
+	}
+	defer closeLineEvents()
+	stop, err := worker.Start(hub,
 		worker.NewLine(c, acts, cfg.AccountNumbers(), cfg.ShutdownTimeout), senders)
 	if err != nil {
 		return errors.Join(err, healthDone())

@@ -76,6 +76,9 @@ var Settings = []Setting{
 	{"LINE_CHANNEL_ACCESS_TOKEN", "", []string{"dev", "worker", "starter", "hubspot"}, "LINE channel access token of account 1; _2, _3, ... add accounts. The starter reads which accounts exist, and the bot's basic ID for LINE Login. Unset in dev: the LINE sandbox is used."},
 	{"LINE_CHANNEL_PORTAL", "", []string{"dev", "worker", "starter", "hubspot"}, "HubSpot portal ID that owns LINE account 1: only that portal's actions may send through it or list it; _2, _3, ... per account. Unset: any portal may use the account (single-tenant). Stored accounts belong to the portal that added them."},
 	{"LINE_CUSTOM_AGGREGATION_UNITS", "false", []string{"dev", "starter"}, "true for accounts LINE approved for unit-based statistics (analytics tag sent as customAggregationUnits); _2, _3, ... per account."},
+	{"LINE_CHANNEL_SECRET", "", []string{"dev", "starter"}, "Channel secret of LINE account 1: verifies the LINE webhooks it sends to POST /line/webhook/1 (x-line-signature); _2, _3, ... per account. Stored accounts use their stored secret. Unset: that account's webhooks are refused (401)."},
+	{"HUBLINE_LINE_EVENT_FORWARD_URL", "", []string{"dev", "worker"}, "LINE webhooks: where account 1's message, postback and other events (not follow/unfollow) are forwarded, one signed POST per event through Send Data's guarded delivery (HUBLINE_SEND_DATA_ALLOW applies), so a chatbot can answer; _2, _3, ... per account. Unset: not forwarded."},
+	{"HUBLINE_LINE_EVENT_FORWARD_SECRET", "", []string{"dev", "worker"}, "Secret that signs the forwarded events of account 1 (X-Hubline-Signature, as Send Data); _2, _3, ... per account. Unset: unsigned."},
 	{"LINE_API_BASE_URL", "https://api.line.me", []string{"dev", "worker", "starter"}, "LINE Messaging API base URL (the starter calls it for LINE Login: the token endpoint and the bot's basic ID)."},
 	{"HUBSPOT_LINE_USER_ID_PROPERTY", "line_user_id", []string{"dev", "starter", "hubspot"}, "Contact property holding account 1's LINE user ID for Send LINE Message (v2); _2, _3, ... per account (default line_user_id_<n>)."},
 	{"HUBLINE_LINE_LINK_TTL", "30d", []string{"dev", "starter"}, "Create LINE link: how long a link it hands out stays usable, in whole days (30d) or as a Go duration (720h), from 1m to 366d. Opening a link consumes nothing: it works until then, however often it is opened."},
@@ -149,6 +152,10 @@ type Config struct {
 	// LineUserIDProperties maps account numbers to HUBSPOT_LINE_USER_ID_PROPERTY(_n) values
 	// that were set; see LineUserIDProperty for the defaults.
 	LineUserIDProperties map[int]string
+	// LineChannelSecrets is LINE_CHANNEL_SECRET(_n) by account (verifies LINE webhooks);
+	// LineEventForwards is HUBLINE_LINE_EVENT_FORWARD_URL/_SECRET(_n) (line_webhook.go).
+	LineChannelSecrets map[int]string
+	LineEventForwards  map[int]LineEventForward
 	// LINE Login linking (line_login.go).
 	LineLinkTTL           time.Duration
 	LineLoginAuthorizeURL string
@@ -391,6 +398,7 @@ func Load(environ []string) (*Config, error) {
 		errs = append(errs, fmt.Errorf("HUBLINE_SEND_DATA_MAX_BYTES=%q: want a whole number from 1 to 1048576", get("HUBLINE_SEND_DATA_MAX_BYTES")))
 	}
 	errs = append(errs, c.loadQueue(env, get)...)
+	errs = append(errs, c.loadLineWebhooks(env)...)
 	errs = append(errs, c.loadLineLogin(env, get)...)
 	errs = append(errs, c.loadTemporalConn(get)...)
 	errs = append(errs, c.loadOldKeys(get)...)

@@ -35,6 +35,7 @@ import (
 	"github.com/hubline/hubline/internal/line"
 	"github.com/hubline/hubline/internal/linesandbox"
 	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/internal/store"
 	"github.com/hubline/hubline/internal/webhook"
 	"github.com/hubline/hubline/starter"
 	"github.com/hubline/hubline/worker"
@@ -81,6 +82,10 @@ type Options struct {
 	LineTokens map[int]string
 	// PayloadKey, when set, encrypts workflow payloads as HUBLINE_PAYLOAD_KEY does.
 	PayloadKey []byte
+	// LineChannelSecrets is LINE_CHANNEL_SECRET(_n) by account (LINE webhooks).
+	LineChannelSecrets map[int]string
+	// LineEventForwards is HUBLINE_LINE_EVENT_FORWARD_URL/_SECRET(_n) by account.
+	LineEventForwards map[int]activities.LineEventForward
 }
 
 // Env is one running hubline.
@@ -91,6 +96,9 @@ type Env struct {
 	LINE       *linesandbox.Server
 	HubSpot    *hubspotsandbox.Server
 	Activities *activities.Activities
+	// LineEvents are the LINE webhook activities, on Store (SQLite in a temporary directory).
+	LineEvents *activities.LineEvents
+	Store      *store.Store
 	Starter    *httptest.Server
 	Logger     *zap.Logger
 	worker     worker.Group
@@ -191,6 +199,12 @@ func New(t testing.TB, o Options) *Env {
 		}
 		e.Activities.LINE[n] = c
 	}
+	e.Store, err = store.Open(context.Background(), "", t.TempDir(), nil, e.Logger)
+	if err != nil {
+		t.Fatalf("store: %v", err)
+	}
+	t.Cleanup(func() { e.Store.Close() })
+	e.LineEvents = &activities.LineEvents{Activities: e.Activities, Store: e.Store, Forwards: o.LineEventForwards, SearchSettle: time.Second}
 	if !o.NoWorker {
 		e.StartWorker()
 	}
@@ -198,6 +212,7 @@ func New(t testing.TB, o Options) *Env {
 		Temporal: e.Client, Logger: e.Logger, ClientSecret: e.secret, BlockExpiration: o.BlockExpiration,
 		BlockExpirationISO: "PT" + strconv.Itoa(int(o.BlockExpiration.Seconds())) + "S", Accounts: o.Accounts, Now: o.StarterNow,
 		SendDataAllow: allow, SendDataMaxAttempts: o.SendDataMaxAttempts, LineUserIDProperties: o.LineUserIDProperties,
+		LineWebhook: starter.LineWebhookOptions{Secrets: o.LineChannelSecrets},
 	})
 	e.Starter = httptest.NewUnstartedServer(st.Handler())
 	e.Starter.Start()
@@ -216,6 +231,7 @@ func (e *Env) StartWorker() {
 	}
 	e.Activities.Temporal = e.Client
 	e.worker = worker.New(e.Client, e.Activities, 5*time.Second)
+	e.worker.RegisterLineEvents(e.LineEvents)
 	if err := e.worker.Start(); err != nil {
 		e.t.Fatal(err)
 	}
