@@ -77,6 +77,7 @@ th,td{border:1px solid #ddd;padding:.4rem;vertical-align:top;text-align:left;fon
 </style></head><body>
 <h1>LINE sandbox</h1>
 <p>Nothing here reached LINE. {{.Total}} accepted request(s); newest {{len .Rows}} shown. JSON: <a href="sandbox/messages">sandbox/messages</a>. Rich menus and per-user links: <a href="sandbox/richmenus">sandbox/richmenus</a></p>
+<p><strong>Add, block or message as a LINE friend / 友だち追加・ブロック・メッセージ: <a href="sandbox/friends">sandbox/friends</a></strong> (sends hubline the signed webhook / 署名付き Webhook を hubline に送信)</p>
 <p>{{.Duplicates}} request(s) answered 409: their retry key was already accepted, so nothing was sent again. Retry keys, like these messages, live in memory until the sandbox restarts.</p>
 <table><tr><th>Time</th><th>Account</th><th>To</th><th>Messages</th><th>Unit</th><th>Request</th></tr>
 {{range .Rows}}<tr>

@@ -277,7 +277,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/sandbox", "/sandbox/":
 		s.handlePage(w, r)
 	default:
-		if !s.serveRichMenu(w, r) && !s.serveLogin(w, r) && !s.serveProfile(w, r) {
+		if !s.serveRichMenu(w, r) && !s.serveLogin(w, r) && !s.serveProfile(w, r) && !s.serveFriends(w, r) {
 			writeJSON(w, newRequestID(), http.StatusNotFound, bodyNotFound)
 		}
 	}
