@@ -29,7 +29,7 @@ func loadCompose(t *testing.T) (*types.Project, error) {
 	t.Helper()
 	opts, err := cli.NewProjectOptions([]string{"docker-compose.yml"},
 		cli.WithWorkingDirectory("."), cli.WithOsEnv, cli.WithName("hubline"),
-		cli.WithProfiles([]string{"codec"})) // the optional codec service too
+		cli.WithProfiles([]string{"codec", "metrics"})) // the optional services too
 	if err != nil {
 		t.Fatalf("compose options: %v", err)
 	}
@@ -95,8 +95,10 @@ func TestComposeProject(t *testing.T) {
 		t.Errorf("temporal must wait for temporal-schema to complete")
 	}
 
-	// Only the starter, the UI and the optional codec publish host ports, on loopback.
-	published := map[string]string{"hubline-starter": "8080", "temporal-ui": "8233", "hubline-codec": "8081"}
+	// Only the starter, the UI and the optional codec, Prometheus and Grafana publish host
+	// ports, on loopback.
+	published := map[string]string{"hubline-starter": "8080", "temporal-ui": "8233", "hubline-codec": "8081",
+		"prometheus": "9090", "grafana": "3000"}
 	for _, s := range p.Services {
 		for _, port := range s.Ports {
 			if port.HostIP != "127.0.0.1" || port.Published != published[s.Name] {

@@ -13,11 +13,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
 	"github.com/hubline/hubline/internal/accounts"
+	"github.com/hubline/hubline/internal/metrics"
+	"github.com/hubline/hubline/internal/readiness"
 	"github.com/hubline/hubline/internal/webhook"
 )
 
@@ -65,6 +66,13 @@ type Options struct {
 	// PortalAllowed, when set, is HUBLINE_ALLOWED_PORTALS: other portals can neither install
 	// nor run actions (hubspot_not_connected).
 	PortalAllowed func(portalID int64) bool
+	// Metrics is the process's registry (nil: the starter makes its own).
+	Metrics *metrics.Metrics
+	// MetricsElsewhere: HUBLINE_METRICS_ADDR serves /metrics, so this handler does not.
+	MetricsElsewhere bool
+	// Ready holds the dependencies /readyz checks besides Temporal, which New adds (nil:
+	// Temporal only).
+	Ready *readiness.Checks
 	// LineWebhook configures POST /line/webhook/<n> (line_webhook.go).
 	LineWebhook LineWebhookOptions
 }
@@ -74,8 +82,9 @@ type Server struct {
 	opts     Options
 	log      *zap.Logger
 	engine   *gin.Engine
-	registry *prometheus.Registry
+	metrics  *metrics.Metrics
 	requests *prometheus.CounterVec
+	ready    *readiness.Checks
 
 	queues      queueSet
 	queueGroups prometheus.Histogram
@@ -98,7 +107,18 @@ func New(o Options) *Server {
 		o.LineAccounts = accounts.Static(env)
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{opts: o, log: o.Logger, engine: gin.New(), registry: prometheus.NewRegistry()}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	s := &Server{opts: o, log: o.Logger, engine: gin.New(), metrics: o.Metrics}
+	if o.Ready == nil {
+		o.Ready = &readiness.Checks{Log: o.Logger}
+	}
+	s.ready = o.Ready
+	s.ready.Add("temporal", func(ctx context.Context) error {
+		_, err := o.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	})
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubline_action_requests_total",
 		Help: "HubSpot action requests by action and outcome (started, duplicate, rejected error codes, ...).",
@@ -109,24 +129,25 @@ func New(o Options) *Server {
 		Name: "hubline_queue_group_commit_size", Help: "Recipients per queue group commit (one SignalWithStart).",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 	})
-	s.registry.MustRegister(s.queueGroups)
+	s.metrics.MustRegister(s.queueGroups, backlogCollector{s})
 	s.installs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubline_oauth_installs_total",
 		Help: "OAuth install steps by outcome (redirected, installed, denied, state_invalid, portal_not_allowed, ...).",
 	}, []string{"outcome"})
-	s.registry.MustRegister(s.installs)
-	s.registry.MustRegister(s.requests, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	s.metrics.MustRegister(s.installs, s.requests)
 
 	e := s.engine
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recoverJSON)
+	e.Use(s.recoverJSON, s.countRefusals)
 	e.NoRoute(func(c *gin.Context) { abortError(c, http.StatusNotFound, "not_found", "no such route") })
 	e.NoMethod(func(c *gin.Context) {
 		abortError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
 	})
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	e.GET("/readyz", s.ready)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	e.GET("/readyz", gin.WrapH(s.ready))
+	if !o.MetricsElsewhere {
+		e.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	}
 	e.GET(RouteOAuthInstall, s.oauthInstall)
 	e.GET(RouteOAuthCallback, s.oauthCallback)
 	e.POST(RouteLineWebhook, s.lineWebhook) // LINE-signed, not HubSpot-signed: outside /actions
@@ -181,16 +202,11 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, drain time.Durat
 	return nil
 }
 
-// ready answers 200 only while Temporal answers, so a load balancer stops routing HubSpot
-// to a starter that could not durably start anything.
-func (s *Server) ready(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
-	defer cancel()
-	if _, err := s.opts.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		abortError(c, http.StatusServiceUnavailable, "temporal_unavailable", "Temporal is not reachable: "+err.Error())
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+// AddReadyCheck makes /readyz also depend on name (e.g. "database"): /readyz answers 200
+// only while every dependency answers, so a load balancer stops routing HubSpot to a
+// starter that could not durably start anything, and says which ones are missing.
+func (s *Server) AddReadyCheck(name string, check func(context.Context) error) {
+	s.ready.Add(name, check)
 }
 
 func (s *Server) recoverJSON(c *gin.Context) {
@@ -222,6 +238,7 @@ func WriteError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func abortError(c *gin.Context, status int, code, msg string) {
+	c.Set(errorCodeKey, code) // for countRefusals' log line
 	var b errorBody
 	b.Error.Code, b.Error.Message = code, msg
 	c.AbortWithStatusJSON(status, b)

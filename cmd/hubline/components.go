@@ -15,6 +15,8 @@ import (
 	"github.com/hubline/hubline/internal/hubspot"
 	"github.com/hubline/hubline/internal/line"
 	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/internal/metrics"
+	"github.com/hubline/hubline/internal/readiness"
 	"github.com/hubline/hubline/internal/temporalconn"
 	"github.com/hubline/hubline/internal/webhook"
 	"github.com/hubline/hubline/starter"
@@ -22,20 +24,23 @@ import (
 
 // dialTemporal connects lazily-checked: it fails fast with a clear message when the
 // cluster is unreachable at start-up.
-func dialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (client.Client, error) {
+func dialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger, more ...func(*client.Options)) (client.Client, error) {
 	dc, err := dataConverter(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	return dialWith(ctx, cfg, log, dc)
+	return dialWith(ctx, cfg, log, dc, more...)
 }
 
 // dialWith connects with a data converter the caller also uses itself (queue find decodes
-// memos with it).
-func dialWith(ctx context.Context, cfg *config.Config, log *zap.Logger, dc converter.DataConverter) (client.Client, error) {
+// memos with it); more adjusts the options (withMetrics).
+func dialWith(ctx context.Context, cfg *config.Config, log *zap.Logger, dc converter.DataConverter, more ...func(*client.Options)) (client.Client, error) {
 	opts := client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: logging.Temporal(log.Named("temporal")),
 		DataConverter: dc,
+	}
+	for _, f := range more {
+		f(&opts)
 	}
 	// TLS and the API key (TEMPORAL_TLS_*, TEMPORAL_API_KEY); their files are read here, so a
 	// missing one stops start-up.
@@ -65,7 +70,8 @@ func dataConverter(cfg *config.Config, log *zap.Logger) (converter.DataConverter
 
 // newActivities builds the clients the activities use, from the settings.
 // c and dc let the queue activities read LineBatch runs back (with the worker's converter).
-func newActivities(cfg *config.Config, log *zap.Logger, c client.Client, dc converter.DataConverter) (*activities.Activities, error) {
+// m counts pushes, callbacks and HubSpot calls (nil: not counted).
+func newActivities(cfg *config.Config, log *zap.Logger, c client.Client, dc converter.DataConverter, m *metrics.Metrics) (*activities.Activities, error) {
 	// Queue batches keep up to 128 pushes in flight per account: keep their connections
 	// (net/http keeps 2 idle per host by default, and re-dialling cost the worker ~10% CPU).
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -82,6 +88,7 @@ func newActivities(cfg *config.Config, log *zap.Logger, c client.Client, dc conv
 		Logger:                  log.Named("activity"),
 		Temporal:                c,
 		DataConverter:           dc,
+		Metrics:                 m,
 	}
 	for n, acct := range cfg.LineAccounts {
 		c, err := line.NewClient(cfg.LineAPIBaseURL, acct.Token, hc)
@@ -113,7 +120,7 @@ func newActivities(cfg *config.Config, log *zap.Logger, c client.Client, dc conv
 	a.Webhook = webhook.NewClient(webhook.Options{Allow: allow})
 	a.HubSpot = hubspot.NewClient(hubspot.Options{
 		BaseURL: cfg.HubSpotAPIBaseURL, Tokens: tokens, HTTPClient: hc, Logger: log.Named("hubspot"),
-		RequestsPerInterval: cfg.HubSpotRateLimit, Interval: 10 * time.Second,
+		RequestsPerInterval: cfg.HubSpotRateLimit, Interval: 10 * time.Second, Metrics: m,
 	})
 	switch timeline {
 	case activities.TimelineNotes:
@@ -129,8 +136,9 @@ func newActivities(cfg *config.Config, log *zap.Logger, c client.Client, dc conv
 	return a, nil
 }
 
-// newStarter builds the HTTP API from the settings.
-func newStarter(cfg *config.Config, c client.Client, log *zap.Logger) *starter.Server {
+// newStarter builds the HTTP API from the settings, with the process's metrics and
+// readiness checks (nil: its own).
+func newStarter(cfg *config.Config, c client.Client, log *zap.Logger, m *metrics.Metrics, ready *readiness.Checks) *starter.Server {
 	accounts := map[int]bool{}
 	for n, a := range cfg.LineAccounts {
 		accounts[n] = a.AggregationUnits
@@ -145,6 +153,6 @@ func newStarter(cfg *config.Config, c client.Client, log *zap.Logger) *starter.S
 		Temporal: c, Logger: log.Named("starter"), ClientSecret: cfg.HubSpotClientSecret, PublicURL: cfg.PublicURL,
 		RequireSignatureV3: cfg.RequireSignatureV3, BlockExpiration: cfg.BlockExpiration, BlockExpirationISO: cfg.BlockExpirationISO, Accounts: accounts,
 		SendDataAllow: allow, SendDataMaxAttempts: cfg.SendDataMaxAttempts, SendDataMaxBytes: cfg.SendDataMaxBytes, LineUserIDProperties: props,
-		Queue: queueOptions(cfg),
+		Queue: queueOptions(cfg), Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", Ready: ready,
 	})
 }

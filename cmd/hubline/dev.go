@@ -19,6 +19,8 @@ import (
 	"github.com/hubline/hubline/internal/hubspotsandbox"
 	"github.com/hubline/hubline/internal/linesandbox"
 	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/internal/metrics"
+	"github.com/hubline/hubline/internal/readiness"
 	"github.com/hubline/hubline/starter"
 	"github.com/hubline/hubline/worker"
 	"github.com/hubline/hubline/workflows"
@@ -43,6 +45,8 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	logEffectiveConfig(log, "dev")
+	cfg.MetricsAddr = "" // dev serves /metrics on HUBLINE_HTTP_ADDR, with everything else
 
 	// Listen first: a busy port fails before the slow server start.
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -133,12 +137,18 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	}
 	// The embedded server speaks plaintext: TEMPORAL_TLS_* and TEMPORAL_API_KEY are for clusters.
 	cfg.Temporal = config.TemporalConn{}
-	c, err := dialWith(ctx, cfg, log, dc)
+	// One registry: the starter's /metrics shows the worker's and the SDK's metrics too.
+	m := metrics.New()
+	sdkMetrics, closeSDKMetrics := m.Temporal(log)
+	defer closeSDKMetrics.Close()
+	ready := &readiness.Checks{Log: log}
+	ctx = withReadiness(ctx, ready)
+	c, err := dialWith(ctx, cfg, log, dc, withMetrics(sdkMetrics))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	acts, err := newActivities(cfg, log, c, dc)
+	acts, err := newActivities(cfg, log, c, dc, m)
 	if err != nil {
 		return err
 	}
@@ -170,7 +180,7 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	if cfg.HubSpotClientSecret == "" {
 		log.Warn("HUBSPOT_CLIENT_SECRET is unset: dev accepts UNSIGNED requests. Never expose this to the internet.")
 	}
-	st := newStarter(cfg, c, log)
+	st := newStarter(cfg, c, log, m, ready)
 	st.UseLineAccounts(lines)
 	useLineWebhook(cfg, st)
 	closeStarterPortals, err := useStarterPortals(ctx, cfg, log, st, true)

@@ -37,6 +37,7 @@ func openLineAccounts(ctx context.Context, cfg *config.Config, log *zap.Logger, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("open hubline's database: %w", err)
 	}
+	addReadyCheck(ctx, "database", st.Ping)
 	r, err := accounts.New(ctx, accounts.Options{Env: env, Stored: accounts.FromStore(st, cfg), Logger: log.Named("accounts")})
 	if err != nil {
 		_ = st.Close()

@@ -159,7 +159,7 @@ func TestLineChannelPortalAssignsEnvironmentAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unreachable.Close()
-	st := newStarter(cfg, unreachable, zap.NewNop())
+	st := newStarter(cfg, unreachable, zap.NewNop(), nil, nil)
 	st.UseLineAccounts(lines)
 	srv := httptest.NewServer(st.Handler())
 	defer srv.Close()

@@ -38,6 +38,7 @@ func openPortalStore(ctx context.Context, cfg *config.Config, log *zap.Logger, d
 	if err != nil {
 		return nil, fmt.Errorf("open hubline's database: %w", err)
 	}
+	addReadyCheck(ctx, "database", st.Ping)
 	return st, nil
 }
 

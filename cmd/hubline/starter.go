@@ -11,6 +11,8 @@ import (
 
 	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/internal/metrics"
+	"github.com/hubline/hubline/internal/readiness"
 )
 
 func runStarter(ctx context.Context, cfg *config.Config, _ io.Writer) error {
@@ -23,10 +25,16 @@ func runStarter(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	logEffectiveConfig(log, "starter")
 	if cfg.HubSpotClientSecret == "" {
 		log.Warn("HUBLINE_INSECURE_SKIP_SIGNATURE=true: HubSpot signatures are NOT verified")
 	}
-	c, err := dialTemporal(ctx, cfg, log)
+	m := metrics.New()
+	sdkMetrics, closeSDKMetrics := m.Temporal(log)
+	defer closeSDKMetrics.Close()
+	ready := &readiness.Checks{Log: log}
+	ctx = withReadiness(ctx, ready)
+	c, err := dialTemporal(ctx, cfg, log, withMetrics(sdkMetrics))
 	if err != nil {
 		return err
 	}
@@ -42,7 +50,14 @@ func runStarter(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	}
 	log.Info("starter listening", zap.String("addr", l.Addr().String()), zap.String("public_url", cfg.PublicURL),
 		zap.Ints("line_accounts", cfg.AccountNumbers()))
-	st := newStarter(cfg, c, log)
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, m, log)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = stopMetrics() }()
+	}
+	st := newStarter(cfg, c, log, m, ready)
 	st.UseLineAccounts(lines)
 	useLineWebhook(cfg, st)
 	closePortals, err := useStarterPortals(ctx, cfg, log, st, false)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/logging"
+	"github.com/hubline/hubline/internal/metrics"
+	"github.com/hubline/hubline/internal/readiness"
 	"github.com/hubline/hubline/starter"
 	"github.com/hubline/hubline/worker"
 )
@@ -24,6 +26,7 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	logEffectiveConfig(log, "worker")
 	if _, err := cfg.TimelineMode(); err != nil {
 		return err // before dialling: a setting error should not wait for Temporal
 	}
@@ -31,12 +34,21 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := dialWith(ctx, cfg, log, dc)
+	m := metrics.New()
+	sdkMetrics, closeSDKMetrics := m.Temporal(log)
+	defer closeSDKMetrics.Close()
+	ready := &readiness.Checks{Log: log}
+	ctx = withReadiness(ctx, ready)
+	c, err := dialWith(ctx, cfg, log, dc, withMetrics(sdkMetrics))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	acts, err := newActivities(cfg, log, c, dc)
+	ready.Add("temporal", func(ctx context.Context) error {
+		_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	})
+	acts, err := newActivities(cfg, log, c, dc, m)
 	if err != nil {
 		return err
 	}
@@ -53,6 +65,17 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	defer closePortals()
 	// The health endpoints outlive ctx: /readyz answers 503 while the worker drains.
 	healthDone := func() error { return nil }
+	var metricsHandler http.Handler
+	switch {
+	case cfg.MetricsAddr != "" && cfg.MetricsAddr == cfg.WorkerHealthAddr:
+		metricsHandler = m.Handler() // one listener serves both
+	case cfg.MetricsAddr != "":
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, m, log)
+		if err != nil {
+			return err
+		}
+		healthDone = stopMetrics
+	}
 	if cfg.WorkerHealthAddr != "" {
 		l, err := net.Listen("tcp", cfg.WorkerHealthAddr)
 		if err != nil {
@@ -60,8 +83,9 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 		}
 		hctx, stop := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
-		go func() { errc <- starter.Serve(hctx, l, workerHealth(ctx, c), time.Second, log) }()
-		healthDone = func() error { stop(); return <-errc }
+		go func() { errc <- starter.Serve(hctx, l, workerHealth(ctx, ready, metricsHandler), time.Second, log) }()
+		stopMetrics := healthDone
+		healthDone = func() error { stop(); return errors.Join(<-errc, stopMetrics()) }
 		log.Info("worker health endpoints", zap.String("addr", l.Addr().String()))
 	}
 	log.Info("worker polling", zap.String("temporal", cfg.TemporalAddress), zap.String("namespace", cfg.TemporalNamespace),
@@ -81,9 +105,10 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	return healthDone()
 }
 
-// workerHealth serves /healthz (the process answers) and /readyz (polling, and Temporal
-// reachable; 503 once shutdown began, while running activities finish).
-func workerHealth(running context.Context, c client.Client) http.Handler {
+// workerHealth serves /healthz (the process answers), /readyz (polling, and every
+// dependency reachable; 503 naming the missing ones, or once shutdown began, while running
+// activities finish) and, when metricsH is not nil, /metrics.
+func workerHealth(running context.Context, ready *readiness.Checks, metricsH http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -91,20 +116,19 @@ func workerHealth(running context.Context, c client.Client) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if running.Err() != nil {
-			starter.WriteError(w, http.StatusServiceUnavailable, "shutting_down", "the worker is stopping: it polls no new tasks")
+			readiness.Write(w, http.StatusServiceUnavailable, readiness.Answer{Status: "unavailable",
+				Error: &readiness.Error{Code: "shutting_down", Message: "the worker is stopping: it polls no new tasks"}})
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-			starter.WriteError(w, http.StatusServiceUnavailable, "temporal_unavailable", "Temporal is not reachable: "+err.Error())
-			return
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		_, _ = io.WriteString(w, `{"status":"ready"}`+"\n")
+		ready.ServeHTTP(w, r)
 	})
+	served := "GET /healthz and /readyz"
+	if metricsH != nil {
+		mux.Handle("GET /metrics", metricsH)
+		served = "GET /healthz, /readyz and /metrics"
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		starter.WriteError(w, http.StatusNotFound, "not_found", "the worker serves GET /healthz and /readyz")
+		starter.WriteError(w, http.StatusNotFound, "not_found", "the worker serves "+served)
 	})
 	return mux
 }

@@ -53,6 +53,7 @@ var Settings = []Setting{
 	{"HUBLINE_PAYLOAD_KEY", "", []string{"dev", "worker", "starter", "queue", "codec"}, "Base64 32-byte AES key (openssl rand -base64 32): encrypts workflow payloads (message texts, LINE user IDs, Send Data secrets) before they reach Temporal. Same key on every worker and starter; unset: payloads are stored in clear."},
 	{"HUBLINE_PAYLOAD_OLD_KEYS", "", []string{"dev", "worker", "starter", "queue", "codec"}, "Comma-separated former HUBLINE_PAYLOAD_KEY values (same format): payloads written under them still decrypt (runs in flight, redeliveries, the codec); new payloads use HUBLINE_PAYLOAD_KEY. Keep a key until no run written under it is open or retained (docs/operations.md)."},
 	{"HUBLINE_WORKER_HEALTH_ADDR", "", []string{"worker"}, "host:port where the worker serves GET /healthz (the process answers) and /readyz (Temporal reachable; 503 once shutdown began). Unset: no HTTP endpoint."},
+	{"HUBLINE_METRICS_ADDR", "", []string{"worker", "starter"}, "host:port where GET /metrics (Prometheus: hubline_... and the Temporal SDK's temporal_... metrics, see docs/operations.md) is served. The worker serves it only when set (the same address as HUBLINE_WORKER_HEALTH_ADDR: one listener serves both); the starter serves it on HUBLINE_HTTP_ADDR when unset, and only here when set, keeping it off the public action port. dev serves everything on its HUBLINE_HTTP_ADDR."},
 	{"HUBLINE_CODEC_ADDR", "127.0.0.1:8081", []string{"codec"}, "Where hubline codec listens. The operator's browser calls it (the Temporal UI's codec endpoint), so keep it as private as the UI."},
 	{"HUBLINE_CODEC_UI_ORIGIN", "http://127.0.0.1:8233", []string{"codec"}, "Origin (scheme://host[:port]) of the Temporal UI whose pages may call hubline codec (CORS); a request with any other Origin header is refused (403 origin_not_allowed)."},
 	{"HUBLINE_CODEC_ALLOWED_HOSTS", "<HUBLINE_CODEC_ADDR>", []string{"dev", "codec"}, "Comma-separated host[:port] values of the Host header hubline codec answers (a host without a port: any port); others are refused (403 host_not_allowed), which defeats DNS rebinding. Default: the listen address, and when that is loopback or all addresses (0.0.0.0) localhost, 127.0.0.1 and [::1] at its port; in dev, the same for the /codec endpoint on HUBLINE_HTTP_ADDR."},
@@ -112,6 +113,7 @@ type Config struct {
 	HTTPAddr              string
 	UIAddr                string
 	WorkerHealthAddr      string
+	MetricsAddr           string
 	CodecAddr             string
 	CodecUIOrigin         string
 	CodecToken            string
@@ -217,6 +219,7 @@ func Load(environ []string) (*Config, error) {
 		HTTPAddr:                  get("HUBLINE_HTTP_ADDR"),
 		UIAddr:                    get("HUBLINE_UI_ADDR"),
 		WorkerHealthAddr:          get("HUBLINE_WORKER_HEALTH_ADDR"),
+		MetricsAddr:               get("HUBLINE_METRICS_ADDR"),
 		CodecAddr:                 get("HUBLINE_CODEC_ADDR"),
 		CodecUIOrigin:             strings.TrimRight(get("HUBLINE_CODEC_UI_ORIGIN"), "/"),
 		CodecToken:                get("HUBLINE_CODEC_TOKEN"),
@@ -243,7 +246,7 @@ func Load(environ []string) (*Config, error) {
 	}
 	for _, a := range []struct{ name, val string }{
 		{"TEMPORAL_ADDRESS", c.TemporalAddress}, {"HUBLINE_HTTP_ADDR", c.HTTPAddr}, {"HUBLINE_UI_ADDR", c.UIAddr},
-		{"HUBLINE_CODEC_ADDR", c.CodecAddr}, {"HUBLINE_WORKER_HEALTH_ADDR", c.WorkerHealthAddr},
+		{"HUBLINE_CODEC_ADDR", c.CodecAddr}, {"HUBLINE_WORKER_HEALTH_ADDR", c.WorkerHealthAddr}, {"HUBLINE_METRICS_ADDR", c.MetricsAddr},
 	} {
 		if a.val == "" { // only the optional ones have no default
 			continue

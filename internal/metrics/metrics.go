@@ -42,7 +42,8 @@ var SDKNames = []string{
 	"temporal_workflow_completed_total",
 	"temporal_workflow_task_schedule_to_start_latency_seconds",
 	"temporal_activity_execution_latency_seconds",
-	"temporal_activity_schedule_to_start_latency_seconds",
+	"temporal_activity_succeed_endtoend_latency_seconds",
+	"temporal_workflow_endtoend_latency_seconds",
 	"temporal_worker_task_slots_available",
 }
 

@@ -13,7 +13,9 @@ import (
 
 func TestServeHTTP(t *testing.T) {
 	ok := func(context.Context) error { return nil }
-	down := func(context.Context) error { return errors.New("dial tcp 10.0.0.5:5432: password authentication failed") }
+	down := func(context.Context) error {
+		return errors.New("dial tcp 10.0.0.5:5432: password authentication failed")
+	}
 	hangs := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 	for _, c := range []struct {
 		name    string
