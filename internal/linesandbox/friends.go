@@ -45,6 +45,9 @@ type Webhooks struct {
 	Accounts map[int]WebhookAccount
 	// Client sends the webhooks (default: 10 s timeout).
 	Client *http.Client
+	// Keep is how many sent webhooks are kept for Redeliver and FriendEvents (default 200);
+	// hubline chaos redelivers events from thousands of webhooks back.
+	Keep int
 }
 
 const (
@@ -110,6 +113,13 @@ func (s *Server) UseWebhooks(h Webhooks) {
 	fs.mu.Lock()
 	fs.hooks = h
 	fs.mu.Unlock()
+}
+
+func (h Webhooks) kept() int {
+	if h.Keep > 0 {
+		return h.Keep
+	}
+	return keptDeliveries
 }
 
 // FriendAction is what a friend does: the body of POST /sandbox/friends.
@@ -232,7 +242,7 @@ func (s *Server) Redeliver(ctx context.Context, webhookEventID string) (FriendEv
 	}
 	if found == nil {
 		fs.mu.Unlock()
-		return FriendEvent{}, errBadAction{"no event with that webhookEventId was sent (the sandbox keeps the last 200)"}
+		return FriendEvent{}, errBadAction{fmt.Sprintf("no event with that webhookEventId was sent (the sandbox keeps the last %d)", hooks.kept())}
 	}
 	ev := cloneEvent(found.event)
 	account := found.Account
@@ -282,8 +292,8 @@ func (s *Server) deliver(ctx context.Context, hooks Webhooks, account int, ev ma
 	}
 	fs := s.roster()
 	fs.mu.Lock()
-	if len(fs.sent) >= keptDeliveries {
-		fs.sent = append(fs.sent[:0], fs.sent[len(fs.sent)-keptDeliveries+1:]...)
+	if keep := hooks.kept(); len(fs.sent) >= keep {
+		fs.sent = append(fs.sent[:0], fs.sent[len(fs.sent)-keep+1:]...)
 	}
 	fs.sent = append(fs.sent, rec)
 	fs.mu.Unlock()
