@@ -29,8 +29,9 @@ const (
 	ActionSetLineRichMenu      = "set_line_rich_menu"
 )
 
-// Search attributes set at workflow start. Keyword only, and never message text or LINE
-// user IDs: search attributes are not encrypted by payload codecs.
+// Search attributes set at workflow start (DeliveryStatus, in delivery_status.go, is upserted
+// by the workflows). Keyword only, and never message text or LINE user IDs: search
+// attributes are not encrypted by payload codecs.
 var (
 	SAHubSpotPortalID   = temporal.NewSearchAttributeKeyKeyword("HubSpotPortalId")
 	SAHubSpotWorkflowID = temporal.NewSearchAttributeKeyKeyword("HubSpotWorkflowId")
@@ -46,6 +47,7 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 	m := map[string]enumspb.IndexedValueType{}
 	for _, k := range []temporal.SearchAttributeKeyKeyword{
 		SAHubSpotPortalID, SAHubSpotWorkflowID, SAHubSpotObjectID, SALineAccount, SAAnalyticsTag, SAActionType,
+		SADeliveryStatus,
 	} {
 		m[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 	}

@@ -61,15 +61,17 @@ func IdempotencyKey(callbackID string) string {
 // SendData POSTs the data to the webhook, then completes the HubSpot callback and writes
 // the timeline event.
 func SendData(ctx workflow.Context, in SendDataInput) (ActionResult, error) {
+	status := trackDelivery(ctx)
 	out := deliverData(ctx, in)
 	workflow.GetLogger(ctx).Info("send data finished",
 		"state", out[FieldExecutionState], "error_code", out[FieldErrorCode], "http_status", out[FieldHTTPStatus])
+	status.settle(ctx, out)
 
 	host := ""
 	if u, err := url.Parse(in.WebhookURL); err == nil {
 		host = u.Host // never the path or query: they may carry secrets
 	}
-	res := ActionResult{OutputFields: out}
+	res := withOutcome(ActionResult{OutputFields: out})
 	res.CallbackError, res.TimelineError = reportToHubSpot(ctx, hubspotReport{
 		PortalID: in.PortalID, CallbackID: in.CallbackID, ObjectID: in.ObjectID, ActionType: in.ActionType,
 		Deadline: in.Deadline, OutputFields: out,

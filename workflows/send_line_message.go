@@ -40,6 +40,11 @@ type SendLineMessageResult struct {
 	// CallbackError and TimelineError are set when those writes failed for good.
 	CallbackError string `json:",omitempty"`
 	TimelineError string `json:",omitempty"`
+	// DeliveryStatus (the search attribute's value) and ErrorCode (output field error_code)
+	// say at a glance how the action settled: a FAIL_CONTINUE run still completes, because
+	// failing it would answer a redelivery with run_failed instead of the real code.
+	DeliveryStatus string `json:"delivery_status,omitempty"`
+	ErrorCode      string `json:"error_code,omitempty"`
 }
 
 // retryKeyNamespace scopes retry keys to hubline so they cannot collide with other senders' UUIDs.
@@ -57,16 +62,18 @@ const maxRetryWindow = 20 * time.Hour
 // SendLineMessage pushes the messages, then completes the HubSpot callback and writes the
 // timeline event, neither delaying the other.
 func SendLineMessage(ctx workflow.Context, in SendLineMessageInput) (SendLineMessageResult, error) {
+	status := trackDelivery(ctx)
 	out := push(ctx, in)
 	workflow.GetLogger(ctx).Info("LINE push finished",
 		"state", out[FieldExecutionState], "error_code", out[FieldErrorCode])
+	status.settle(ctx, out)
 
 	return reportLineDelivery(ctx, in, out), nil
 }
 
 // reportLineDelivery tells HubSpot the outcome of a LINE send (v1 and v2 alike).
 func reportLineDelivery(ctx workflow.Context, in SendLineMessageInput, out map[string]string) SendLineMessageResult {
-	res := SendLineMessageResult{OutputFields: out}
+	res := withOutcome(SendLineMessageResult{OutputFields: out})
 	res.CallbackError, res.TimelineError = reportToHubSpot(ctx, hubspotReport{
 		PortalID: in.PortalID, CallbackID: in.CallbackID, ObjectID: in.ObjectID, ActionType: in.ActionType,
 		Deadline: in.Deadline, OutputFields: out,

@@ -33,6 +33,7 @@ type SendLineMessageV2Input struct {
 // SendLineMessageV2 resolves the contact's LINE user ID when needed, then does exactly what
 // SendLineMessage does: push, then callback and timeline.
 func SendLineMessageV2(ctx workflow.Context, in SendLineMessageV2Input) (ActionResult, error) {
+	status := trackDelivery(ctx)
 	var out map[string]string
 	if in.LineUserID == "" {
 		in.LineUserID, out = lookupLineUserID(ctx, in)
@@ -42,6 +43,7 @@ func SendLineMessageV2(ctx workflow.Context, in SendLineMessageV2Input) (ActionR
 	}
 	workflow.GetLogger(ctx).Info("LINE push (v2) finished",
 		"state", out[FieldExecutionState], "error_code", out[FieldErrorCode])
+	status.settle(ctx, out)
 
 	return reportLineDelivery(ctx, in.SendLineMessageInput, out), nil
 }

@@ -36,11 +36,13 @@ type SetLineRichMenuInput struct {
 // SetLineRichMenu links (or unlinks) the user's rich menu, then completes the HubSpot
 // callback and records the change on the contact, neither delaying the other.
 func SetLineRichMenu(ctx workflow.Context, in SetLineRichMenuInput) (ActionResult, error) {
+	status := trackDelivery(ctx)
 	out := setRichMenu(ctx, in)
 	workflow.GetLogger(ctx).Info("LINE rich menu change finished",
 		"state", out[FieldExecutionState], "error_code", out[FieldErrorCode])
+	status.settle(ctx, out)
 
-	res := ActionResult{OutputFields: out}
+	res := withOutcome(ActionResult{OutputFields: out})
 	res.CallbackError, res.TimelineError = reportToHubSpot(ctx, hubspotReport{
 		PortalID: in.PortalID, CallbackID: in.CallbackID, ObjectID: in.ObjectID, ActionType: in.ActionType,
 		Deadline: in.Deadline, OutputFields: out,
