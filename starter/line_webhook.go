@@ -128,17 +128,20 @@ func (s *Server) lineWebhook(c *gin.Context) {
 		if err := json.Unmarshal(raw, &ev); err != nil || ev.WebhookEventID == "" || ev.Source.Type != "user" || ev.Source.UserID == "" {
 			// Accepted and ignored: group and room events, and anything without an ID.
 			s.log.Debug("LINE event without a webhookEventId or a user source ignored", zap.Int("line_account", n), zap.String("type", ev.Type))
+			s.metrics.WebhookEvent(lineEventType(ev.Type), "ignored")
 			continue
 		}
 		if err := s.startLineEvent(ctx, n, portalID, ev, raw); err != nil {
 			s.log.Error("could not start the LINE event workflow", zap.Int("line_account", n), zap.Error(err))
 			s.requests.WithLabelValues(action, "temporal_error").Inc()
+			s.metrics.WebhookEvent(lineEventType(ev.Type), "temporal_error")
 			// 503: LINE redelivers (when redelivery is on), and the workflow IDs keep the
 			// events that did start from running twice.
 			abortError(c, http.StatusServiceUnavailable, "temporal_unavailable", "could not durably hand the events to Temporal; LINE will redeliver")
 			return
 		}
 		started++
+		s.metrics.WebhookEvent(lineEventType(ev.Type), "started")
 	}
 	s.log.Info("LINE webhook accepted", zap.Int("line_account", n), zap.Int("events", len(payload.Events)), zap.Int("started", started))
 	s.requests.WithLabelValues(action, "accepted").Inc()

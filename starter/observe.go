@@ -63,3 +63,20 @@ func (b backlogCollector) Collect(ch chan<- prometheus.Metric) {
 			strconv.Itoa(q.account), strconv.Itoa(q.shard))
 	}
 }
+
+// lineEventTypes are LINE's webhook event types; any other value is counted as "other", so
+// the type label stays a short list whatever a request carries.
+var lineEventTypes = map[string]bool{
+	"message": true, "unsend": true, "follow": true, "unfollow": true, "join": true, "leave": true,
+	"memberJoined": true, "memberLeft": true, "postback": true, "videoPlayComplete": true, "beacon": true,
+	"accountLink": true, "things": true, "membership": true, "module": true, "activated": true,
+	"deactivated": true, "botSuspended": true, "botResumed": true, "delivery": true,
+}
+
+// lineEventType is the type label of hubline_line_webhook_events_total.
+func lineEventType(t string) string {
+	if lineEventTypes[t] {
+		return t
+	}
+	return "other"
+}

@@ -2,6 +2,9 @@ package starter
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -110,6 +113,44 @@ func TestMetricsElsewhere(t *testing.T) {
 		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 		if want := map[bool]int{false: 200, true: 404}[elsewhere]; rec.Code != want {
 			t.Errorf("MetricsElsewhere=%v: /metrics answered %d, want %d", elsewhere, rec.Code, want)
+		}
+	}
+}
+
+// TestWebhookEventsCounted: each event of a verified LINE webhook is counted by type and
+// outcome; events hubline does not act on (a group's) count as ignored, and a type LINE
+// does not document counts as "other".
+func TestWebhookEventsCounted(t *testing.T) {
+	c, err := client.NewLazyClient(client.Options{HostPort: badAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	m := metrics.New()
+	s := New(Options{Temporal: c, BlockExpiration: time.Hour, BlockExpirationISO: "PT1H", Accounts: map[int]bool{1: false},
+		LineWebhook: LineWebhookOptions{Secrets: map[int]string{1: "line-secret"}}, Metrics: m})
+	body := []byte(`{"destination":"U0","events":[` +
+		`{"type":"join","webhookEventId":"e1","source":{"type":"group","groupId":"C1"}},` +
+		`{"type":"join","webhookEventId":"e2","source":{"type":"group","groupId":"C1"}},` +
+		`{"type":"x-invented","webhookEventId":"e3","source":{"type":"room","roomId":"R1"}}]}`)
+	mac := hmac.New(sha256.New, []byte("line-secret"))
+	mac.Write(body)
+	req := httptest.NewRequest(http.MethodPost, "/line/webhook/1", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(LineSignatureHeader, base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("webhook answered %d: %s", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{
+		`hubline_line_webhook_events_total{outcome="ignored",type="join"} 2`,
+		`hubline_line_webhook_events_total{outcome="ignored",type="other"} 1`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 }
