@@ -3,9 +3,11 @@
 package logging
 
 import (
+	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -40,7 +42,33 @@ type temporalLogger struct{ l *zap.Logger }
 func (t *temporalLogger) Debug(msg string, kv ...interface{}) { t.l.Debug(msg, fields(kv)...) }
 func (t *temporalLogger) Info(msg string, kv ...interface{})  { t.l.Info(msg, fields(kv)...) }
 func (t *temporalLogger) Warn(msg string, kv ...interface{})  { t.l.Warn(msg, fields(kv)...) }
-func (t *temporalLogger) Error(msg string, kv ...interface{}) { t.l.Error(msg, fields(kv)...) }
+func (t *temporalLogger) Error(msg string, kv ...interface{}) {
+	if expectedRetry(msg, kv) {
+		t.l.Info(msg, fields(kv)...)
+		return
+	}
+	t.l.Error(msg, fields(kv)...)
+}
+
+// expectedRetry reports the SDK's "Activity error." for an error the activity returned as
+// retryable on purpose (a temporal.ApplicationError that is not non-retryable: LINE or
+// HubSpot briefly unavailable, a 429): the SDK logs every such attempt at ERROR, though
+// retrying is the plan. Non-retryable errors, panics, timeouts and errors an activity did
+// not classify stay at ERROR; the workflow reports an outcome that is finally a failure.
+func expectedRetry(msg string, kv []interface{}) bool {
+	if msg != "Activity error." {
+		return false
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] != "Error" {
+			continue
+		}
+		err, _ := kv[i+1].(error)
+		var appErr *temporal.ApplicationError
+		return errors.As(err, &appErr) && !appErr.NonRetryable()
+	}
+	return false
+}
 
 // With makes the adapter a log.WithLogger, so SDK-added context (workflow ID, attempt) is kept.
 func (t *temporalLogger) With(kv ...interface{}) log.Logger {
