@@ -297,6 +297,7 @@ var gatedActions = map[string]string{
 	"/actions/send-data":               workflows.ActionSendData,
 	"/actions/send-line-message-queue": workflows.ActionSendLineMessageQueue,
 	"/actions/set-line-rich-menu":      workflows.ActionSetLineRichMenu,
+	"/actions/create-line-link":        ActionCreateLineLink,
 }
 
 // portalGate answers an action at once with FAIL_CONTINUE hubspot_not_connected when its

@@ -55,6 +55,7 @@ var actionDefs = map[string]actionDef{
 	"/actions/send-line-message-v2":    {workflows.ActionSendLineMessageV2, slices.DeleteFunc(slices.Clone(lineInputs), func(s string) bool { return s == InputLineUserID })},
 	"/actions/send-line-message-queue": {workflows.ActionSendLineMessageQueue, append(slices.Clone(lineInputs), InputWaitForDelivery)},
 	"/actions/send-data":               {workflows.ActionSendData, []string{InputWebhookURL, InputData, InputRequestSignature}},
+	"/actions/create-line-link":        {ActionCreateLineLink, []string{InputLineAccount}},
 	"/actions/set-line-rich-menu":      {workflows.ActionSetLineRichMenu, setLineRichMenuInputs},
 }
 

@@ -66,6 +66,9 @@ type Options struct {
 	// PortalAllowed, when set, is HUBLINE_ALLOWED_PORTALS: other portals can neither install
 	// nor run actions (hubspot_not_connected).
 	PortalAllowed func(portalID int64) bool
+	// LineLogin turns on linking contacts through LINE Login (line_login.go); nil: Create
+	// LINE link answers line_login_not_configured.
+	LineLogin *LineLoginOptions
 	// Metrics is the process's registry (nil: the starter makes its own).
 	Metrics *metrics.Metrics
 	// MetricsElsewhere: HUBLINE_METRICS_ADDR serves /metrics, so this handler does not.
@@ -150,6 +153,8 @@ func New(o Options) *Server {
 	}
 	e.GET(RouteOAuthInstall, s.oauthInstall)
 	e.GET(RouteOAuthCallback, s.oauthCallback)
+	e.GET(RouteLineLink+":token", s.lineLink)
+	e.GET(RouteLineLoginCallback, s.lineLoginCallback)
 	e.POST(RouteLineWebhook, s.lineWebhook) // LINE-signed, not HubSpot-signed: outside /actions
 	actions := e.Group("/actions", s.readVerifiedBody, s.portalGate)
 	actions.POST("/send-line-message", s.sendLineMessage)
@@ -157,6 +162,7 @@ func New(o Options) *Server {
 	actions.POST("/send-data", s.sendData)
 	actions.POST("/send-line-message-queue", s.sendLineMessageQueue)
 	actions.POST("/set-line-rich-menu", s.setLineRichMenu)
+	actions.POST("/create-line-link", s.createLineLink)
 	actions.POST("/options/line-account", s.lineAccountOptions)
 	return s
 }

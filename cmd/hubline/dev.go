@@ -68,6 +68,7 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 			cfg.AddLineAccount(n, fmt.Sprintf("%s%d", sandboxLineToken, n))
 		}
 		lineBox = linesandbox.New(linesandbox.Options{Tokens: tokens})
+		devLineLogin(cfg, lineBox, base, log)
 		mux.Handle(lineSandboxPath+"/", http.StripPrefix(lineSandboxPath, lineBox))
 		cfg.LineAPIBaseURL = base + lineSandboxPath
 	}
@@ -188,6 +189,11 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 		return err
 	}
 	defer closeStarterPortals()
+	closeLogin, err := useLineLogin(ctx, cfg, log, st, true)
+	if err != nil {
+		return err
+	}
+	defer closeLogin()
 	mux.Handle("/", st.Handler())
 
 	printBanner(stdout, cfg, srv.UIURL(), base, lineBox != nil, hubspotBox)

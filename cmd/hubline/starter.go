@@ -65,5 +65,10 @@ func runStarter(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 		return err
 	}
 	defer closePortals()
+	closeLogin, err := useLineLogin(ctx, cfg, log, st, false)
+	if err != nil {
+		return err
+	}
+	defer closeLogin()
 	return st.Serve(ctx, l, cfg.ShutdownTimeout)
 }
