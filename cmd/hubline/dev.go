@@ -68,6 +68,7 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 			cfg.AddLineAccount(n, fmt.Sprintf("%s%d", sandboxLineToken, n))
 		}
 		lineBox = linesandbox.New(linesandbox.Options{Tokens: tokens})
+		devLineFriends(cfg, lineBox, base, 3, log) // dev_friends.go
 		devLineLogin(cfg, lineBox, base, log)
 		mux.Handle(lineSandboxPath+"/", http.StripPrefix(lineSandboxPath, lineBox))
 		cfg.LineAPIBaseURL = base + lineSandboxPath
@@ -196,11 +197,15 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	defer closeLogin()
 	mux.Handle("/", st.Handler())
 
-	printBanner(stdout, cfg, srv.UIURL(), base, lineBox != nil, hubspotBox)
 	serveCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- starter.Serve(serveCtx, l, mux, cfg.ShutdownTimeout, log) }()
+	if hubspotBox {
+		// Before the banner: contacts made from then on find the properties.
+		devContactProperties(serveCtx, cfg, base, log)
+	}
+	printBanner(stdout, cfg, srv.UIURL(), base, lineBox != nil, hubspotBox)
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
@@ -244,6 +249,7 @@ func printBanner(w io.Writer, cfg *config.Config, uiURL, base string, lineBox, h
 	fmt.Fprintf(w, "  Temporal frontend:         %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
 	if lineBox {
 		fmt.Fprintf(w, "  LINE sandbox (no LINE_CHANNEL_ACCESS_TOKEN): delivered messages at %s%s/sandbox\n", base, lineSandboxPath)
+		fmt.Fprintf(w, "  LINE friends (follow, block, message: signed webhooks to the starter): %s%s/sandbox/friends\n", base, lineSandboxPath)
 	}
 	if cfg.MultiPortal() {
 		fmt.Fprintf(w, "  Install into a portal:     %s/oauth/install (multi-portal mode; the sample below is portal 1)\n", cfg.PublicURL)
