@@ -33,6 +33,7 @@ func runCodec(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	logEffectiveConfig(log, "codec")
 	cd, err := payloadCodec(cfg)
 	if err != nil {
 		return fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)

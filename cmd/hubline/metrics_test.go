@@ -23,7 +23,8 @@ import (
 // server: after one LINE push with its HubSpot callback and two refused requests, /metrics
 // shows hubline's series with their labels and the Temporal SDK's; the worker serves
 // /metrics beside /readyz (one address), the starter on HUBLINE_METRICS_ADDR only; refusals
-// are logged without their bodies; each process prints its effective settings, redacted.
+// are logged without their bodies; each process (and hubline codec) prints its effective
+// settings, redacted.
 func TestMetricsThroughProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -123,7 +124,12 @@ func TestMetricsThroughProcesses(t *testing.T) {
 
 	stopCommand(t, starter, slogs)
 	stopCommand(t, worker, wlogs)
-	all := wlogs.String() + slogs.String()
+	codec, clogs := startCommand(t, "codec", append(env, "HUBLINE_CODEC_ADDR="+freeAddr(t), "HUBLINE_CODEC_TOKEN=metrics-codec-token"), "codec listening")
+	stopCommand(t, codec, clogs)
+	if !strings.Contains(clogs.String(), `"HUBLINE_CODEC_TOKEN":"[redacted]"`) {
+		t.Errorf("codec: no redacted effective configuration:\n%s", clogs.String())
+	}
+	all := wlogs.String() + slogs.String() + clogs.String()
 	if !strings.Contains(slogs.String(), `"msg":"request refused"`) || !strings.Contains(slogs.String(), `"status":401`) {
 		t.Errorf("the starter did not log the refusal:\n%s", slogs.String())
 	}
@@ -132,7 +138,7 @@ func TestMetricsThroughProcesses(t *testing.T) {
 			t.Errorf("no single redacted effective configuration:\n%s", logs)
 		}
 	}
-	for _, secret := range []string{marker, "Refused text", "Hello metrics", "metrics-secret", "metrics-line-token", "metrics-hubspot-token", payloadKey} {
+	for _, secret := range []string{marker, "Refused text", "Hello metrics", "metrics-secret", "metrics-line-token", "metrics-hubspot-token", "metrics-codec-token", payloadKey} {
 		if strings.Contains(all, secret) {
 			t.Errorf("logs contain %q", secret)
 		}
