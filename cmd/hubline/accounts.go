@@ -52,6 +52,13 @@ type accountJSON struct {
 	Created  time.Time `json:"created"`
 }
 
+// accountsUsages are the usage lines of the accounts operations.
+var accountsUsages = map[string]string{
+	"add":    "accounts add --portal ID --token-file FILE --secret-file FILE [--name NAME] [--push-rate R]",
+	"list":   "accounts list",
+	"remove": "accounts remove <number>",
+}
+
 func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stdout, accountsHelp+config.Help("accounts"))
@@ -61,15 +68,17 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return nil
 	}
 	op := args[0]
+	if _, ok := accountsUsages[op]; !ok {
+		return fmt.Errorf("%w: unknown accounts operation %q (want add, list or remove)", errUsage, op)
+	}
 	fs := flag.NewFlagSet("accounts "+op, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	portal := fs.Int64("portal", 0, "add: HubSpot portal ID that owns the account")
 	tokenFile := fs.String("token-file", "", "add: file holding the channel access token (- for standard input)")
 	secretFile := fs.String("secret-file", "", "add: file holding the channel secret (- for standard input)")
 	name := fs.String("name", "", "add: label shown in lists and the line_account dropdown")
 	pushRate := fs.Int("push-rate", 0, "add: pushes per second for the whole deployment (0: LINE_PUSH_RATE's default)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args[1:], accountsUsages[op], stdout); err != nil {
+		return err
 	}
 	var number int
 	switch op {

@@ -83,11 +83,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) == 1 && args[0] == "server" {
 		return benchServer(ctx, stderr)
 	}
+	if len(args) > 0 && isHelp(args[0]) {
+		args = []string{"queue", "--help"} // bench has one benchmark: its help is bench queue's
+	}
 	if len(args) == 0 || args[0] != "queue" {
-		return fmt.Errorf("%w: hubline %s", errUsage, benchUsage)
+		return fmt.Errorf("%w: hubline %s (bench --help lists the flags)", errUsage, benchUsage)
 	}
 	fs := flag.NewFlagSet("bench queue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	n := fs.Int("recipients", 2000, "recipients (HubSpot executions) to send")
 	limit := fs.String("hubspot-limit", "off", "on: the HubSpot fake enforces 110 requests / 10 s; off: unlimited")
 	conc := fs.Int("concurrency", 64, "concurrent HubSpot requests to the starter")
@@ -95,8 +97,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after")
 	batchSize := fs.Int("batch-size", 200, "recipients per LineBatch child (HUBLINE_QUEUE_BATCH_SIZE)")
 	profDir := fs.String("cpuprofile", "", "write CPU profiles of the server, worker and starter (server.pprof, worker.pprof, starter.pprof) to this directory")
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args[1:], benchUsage, stdout); err != nil {
+		return err
 	}
 	if *limit != "on" && *limit != "off" {
 		return fmt.Errorf("%w: --hubspot-limit on|off", errUsage)

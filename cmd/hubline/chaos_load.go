@@ -56,12 +56,14 @@ func (r loadResult) ok() bool {
 // once and its callback completed, and the starter must not keep goroutines or memory.
 func runChaosLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("chaos load", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	rate := fs.Int("rate", 300, "requests per second")
 	dur := fs.Duration("duration", 30*time.Second, "how long to send")
 	drain := fs.Duration("drain", 2*time.Minute, "how long to wait, after the load, for every accepted recipient's callback")
 	asJSON := fs.Bool("json", false, "print JSON only")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *rate < 1 || *dur <= 0 || *drain <= 0 {
+	if err := parseFlags(fs, args, chaosLoadUsage, stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *rate < 1 || *dur <= 0 || *drain <= 0 {
 		return fmt.Errorf("%w: hubline %s", errUsage, chaosLoadUsage)
 	}
 	s, err := newChaosStack(ctx)

@@ -137,14 +137,14 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The embedded server speaks plaintext: TEMPORAL_TLS_* and TEMPORAL_API_KEY are for clusters.
-	cfg.Temporal = config.TemporalConn{}
 	// One registry: the starter's /metrics shows the worker's and the SDK's metrics too.
 	m := metrics.New()
 	sdkMetrics, closeSDKMetrics := m.Temporal(log)
 	defer closeSDKMetrics.Close()
 	ready := &readiness.Checks{Log: log}
 	ctx = withReadiness(ctx, ready)
+	// The embedded server speaks plaintext: TEMPORAL_TLS_* and TEMPORAL_API_KEY are for clusters.
+	cfg.Temporal = config.TemporalConn{}
 	c, err := dialWith(ctx, cfg, log, dc, withMetrics(sdkMetrics))
 	if err != nil {
 		return err
@@ -205,7 +205,7 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 		// Before the banner: contacts made from then on find the properties.
 		devContactProperties(serveCtx, cfg, base, log)
 	}
-	printBanner(stdout, cfg, srv.UIURL(), base, lineBox != nil, hubspotBox)
+	printBanner(stdout, cfg, srv.UIURL(), base, codecEndpoint, lineBox != nil, hubspotBox)
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
@@ -218,7 +218,8 @@ func runDev(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 }
 
 // printBanner tells the user where everything is and gives a request to paste.
-func printBanner(w io.Writer, cfg *config.Config, uiURL, base string, lineBox, hubspotBox bool) {
+// codecEndpoint is "" without HUBLINE_PAYLOAD_KEY.
+func printBanner(w io.Writer, cfg *config.Config, uiURL, base, codecEndpoint string, lineBox, hubspotBox bool) {
 	callbackID := fmt.Sprintf("dev-%d", time.Now().UnixMilli())
 	body, _ := json.Marshal(map[string]any{
 		"callbackId": callbackID,
@@ -247,6 +248,9 @@ func printBanner(w io.Writer, cfg *config.Config, uiURL, base string, lineBox, h
 	fmt.Fprintf(w, "                             (also send-line-message-v2, send-line-message-queue, send-data)\n")
 	fmt.Fprintf(w, "  Temporal UI:               %s/namespaces/%s/workflows\n", uiURL, cfg.TemporalNamespace)
 	fmt.Fprintf(w, "  Temporal frontend:         %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
+	if codecEndpoint != "" {
+		fmt.Fprintf(w, "  Codec endpoint:            %s (the Temporal UI decodes HUBLINE_PAYLOAD_KEY payloads through it)\n", codecEndpoint)
+	}
 	if lineBox {
 		fmt.Fprintf(w, "  LINE sandbox (no LINE_CHANNEL_ACCESS_TOKEN): delivered messages at %s%s/sandbox\n", base, lineSandboxPath)
 		fmt.Fprintf(w, "  LINE friends (follow, block, message: signed webhooks to the starter): %s%s/sandbox/friends\n", base, lineSandboxPath)

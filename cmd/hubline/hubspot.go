@@ -41,11 +41,10 @@ func runHubSpot(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%w: unknown hubspot operation %q (want register or setup)", errUsage, args[0])
 	}
 	fs := flag.NewFlagSet("hubspot register", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	dryRun := fs.Bool("dry-run", false, "print what would change; write nothing")
 	dir := fs.String("dir", "hubspot", "directory of the *.action.json definitions")
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args[1:], "hubspot register [--dry-run] [--dir DIR]", stdout); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: hubspot register takes no arguments besides its flags", errUsage)

@@ -40,12 +40,11 @@ type setupTarget struct {
 
 func runHubSpotSetup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("hubspot setup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	dryRun := fs.Bool("dry-run", false, "print what would be created; write nothing")
 	portal := fs.Int64("portal", 0, "multi-portal mode: the installed portal to set up")
 	all := fs.Bool("all-portals", false, "multi-portal mode: every connected portal")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args, "hubspot setup [--dry-run] [--portal ID | --all-portals]", stdout); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: hubspot setup takes no arguments besides its flags", errUsage)

@@ -76,7 +76,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if c, ok := argCommands[args[0]]; ok {
-		return c.run(ctx, args[1:], stdout, stderr)
+		if err := c.run(ctx, args[1:], stdout, stderr); !errors.Is(err, errHelp) {
+			return err
+		}
+		return nil // --help was asked for and printed
 	}
 	for _, c := range commands {
 		if c.name != args[0] {
@@ -95,8 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return c.run(ctx, cfg, stdout)
 	}
-	usage(stderr)
-	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	// One line: the list of commands would bury the mistake.
+	return fmt.Errorf("%w: unknown command %q (run 'hubline help' for the list of commands)", errUsage, args[0])
 }
 
 func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "help" }

@@ -40,6 +40,12 @@ type portalJSON struct {
 	TokenExpires time.Time `json:"tokenExpires"`
 }
 
+// portalsUsages are the usage lines of the portals operations.
+var portalsUsages = map[string]string{
+	"list":   "portals list",
+	"remove": "portals remove <portalId>",
+}
+
 func runPortals(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stdout, portalsHelp+config.Help("portals"))
@@ -49,10 +55,12 @@ func runPortals(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	op := args[0]
+	if _, ok := portalsUsages[op]; !ok {
+		return fmt.Errorf("%w: unknown portals operation %q (want list or remove)", errUsage, op)
+	}
 	fs := flag.NewFlagSet("portals "+op, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args[1:], portalsUsages[op], stdout); err != nil {
+		return err
 	}
 	var portalID int64
 	switch op {

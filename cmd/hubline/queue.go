@@ -47,6 +47,15 @@ const queueHelp = `hubline queue: operate the Send LINE Message by Queue workflo
 
 `
 
+// queueUsages are the usage lines of the queue operations.
+var queueUsages = map[string]string{
+	"status": "queue status [--account N]",
+	"pause":  "queue pause [--account N] [--reason R]",
+	"resume": "queue resume [--account N] [--ignore-quota]",
+	"cancel": "queue cancel [--account N]",
+	"find":   "queue find [--account N] <callbackId|objectId>",
+}
+
 func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stdout, queueHelp+config.Help("queue"))
@@ -56,13 +65,21 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	op := args[0]
+	opUsage, ok := queueUsages[op]
+	if !ok {
+		return fmt.Errorf("%w: unknown queue operation %q (pause, resume, cancel, status, find)", errUsage, op)
+	}
 	fs := flag.NewFlagSet("queue "+op, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	account := fs.Int("account", 1, "LINE account number")
-	reason := fs.String("reason", workflows.PauseReasonOperator, "pause reason shown by status")
+	account := fs.Int("account", 1, "LINE account number (1 or more)")
+	reason := fs.String("reason", workflows.PauseReasonOperator, "pause: reason shown by status")
 	ignoreQuota := fs.Bool("ignore-quota", false, "resume: send even if the backlog exceeds LINE's monthly quota left")
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args[1:], opUsage, stdout); err != nil {
+		return err
+	}
+	if *account < 1 {
+		// Accounts are numbered from 1: account 0 names no channel and would query shards no
+		// worker runs.
+		return fmt.Errorf("%w: --account %d: LINE accounts are numbered from 1", errUsage, *account)
 	}
 	cfg, err := config.FromEnv()
 	if err != nil {
@@ -122,51 +139,15 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	case "status":
-		out := struct {
-			Account int
-			// Total sums the shards; Paused: any shard is paused.
-			Total struct {
-				Pending, InFlight, InFlightBatches, OpenBatches                   int
-				Accepted, Sent, Failed, Expired, Cancelled, Unknown, Deduplicated int64
-				Paused                                                            bool
-			}
-			Shards []workflows.QueueStatus
-			// Idle shards have no running queue workflow; Unavailable ones did not answer.
-			Idle        []string `json:",omitempty"`
-			Unavailable []string `json:",omitempty"`
-		}{Account: *account}
-		for shard := 0; shard < cfg.Queue.Shards; shard++ {
-			id := workflows.QueueWorkflowID(*account, shard)
-			v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+		query := func(ctx context.Context, id string) (workflows.QueueStatus, error) {
 			var st workflows.QueueStatus
+			v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 			if err == nil {
 				err = v.Get(&st)
 			}
-			var nf *serviceerror.NotFound
-			switch {
-			case errors.As(err, &nf):
-				out.Idle = append(out.Idle, id) // nothing queued there yet, or idle long enough to finish
-				continue
-			case err != nil:
-				out.Unavailable = append(out.Unavailable, id+": "+err.Error())
-				continue
-			}
-			out.Shards = append(out.Shards, st)
-			t := &out.Total
-			t.Pending += st.Pending
-			t.InFlight += st.InFlight
-			t.InFlightBatches += st.InFlightBatches
-			t.OpenBatches += st.OpenBatches
-			t.Unknown += st.Unknown
-			t.Deduplicated += st.Deduplicated
-			t.Accepted += st.Accepted
-			t.Sent += st.Sent
-			t.Failed += st.Failed
-			t.Expired += st.Expired
-			t.Cancelled += st.Cancelled
-			t.Paused = t.Paused || st.Paused
+			return st, err
 		}
-		return enc.Encode(out)
+		return enc.Encode(queueStatus(ctx, query, *account, cfg.Queue.Shards))
 	case "find":
 		if fs.NArg() != 1 {
 			return fmt.Errorf("%w: queue find takes one callbackId or HubSpot object ID", errUsage)
@@ -181,6 +162,55 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return enc.Encode(hits)
 	}
 	return fmt.Errorf("%w: unknown queue operation %q (pause, resume, cancel, status, find)", errUsage, op)
+}
+
+// queueStatusReport is what `queue status` prints.
+type queueStatusReport struct {
+	Account int
+	// Total sums the shards; Paused: any shard is paused.
+	Total struct {
+		Pending, InFlight, InFlightBatches, OpenBatches                   int
+		Accepted, Sent, Failed, Expired, Cancelled, Unknown, Deduplicated int64
+		Paused                                                            bool
+	}
+	// Shards is [] rather than null when no shard runs, so scripts can iterate it.
+	Shards []workflows.QueueStatus
+	// Idle shards have no running queue workflow; Unavailable ones did not answer.
+	Idle        []string `json:",omitempty"`
+	Unavailable []string `json:",omitempty"`
+}
+
+// queueStatus asks each shard's queue workflow for its status (query) and sums them.
+func queueStatus(ctx context.Context, query func(ctx context.Context, id string) (workflows.QueueStatus, error), account, shards int) queueStatusReport {
+	out := queueStatusReport{Account: account, Shards: []workflows.QueueStatus{}}
+	for shard := 0; shard < shards; shard++ {
+		id := workflows.QueueWorkflowID(account, shard)
+		st, err := query(ctx, id)
+		var nf *serviceerror.NotFound
+		switch {
+		case errors.As(err, &nf):
+			out.Idle = append(out.Idle, id) // nothing queued there yet, or idle long enough to finish
+			continue
+		case err != nil:
+			out.Unavailable = append(out.Unavailable, id+": "+err.Error())
+			continue
+		}
+		out.Shards = append(out.Shards, st)
+		t := &out.Total
+		t.Pending += st.Pending
+		t.InFlight += st.InFlight
+		t.InFlightBatches += st.InFlightBatches
+		t.OpenBatches += st.OpenBatches
+		t.Unknown += st.Unknown
+		t.Deduplicated += st.Deduplicated
+		t.Accepted += st.Accepted
+		t.Sent += st.Sent
+		t.Failed += st.Failed
+		t.Expired += st.Expired
+		t.Cancelled += st.Cancelled
+		t.Paused = t.Paused || st.Paused
+	}
+	return out
 }
 
 // batchHit is one recipient of a LineBatch run that `queue find` matched.
