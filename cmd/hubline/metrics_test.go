@@ -160,3 +160,51 @@ func get(t *testing.T, url string) got {
 	b, _ := io.ReadAll(resp.Body)
 	return got{resp.StatusCode, string(b)}
 }
+
+// TestDevServesEverythingOnOneMetrics: dev's /metrics (on HUBLINE_HTTP_ADDR, whatever
+// HUBLINE_METRICS_ADDR says) carries the starter's, the worker's and the SDK's metrics.
+func TestDevServesEverythingOnOneMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole stack")
+	}
+	httpAddr := freeAddr(t)
+	base := "http://" + httpAddr
+	dev := startDev(t, []string{
+		"TEMPORAL_ADDRESS=" + freeAddr(t), "HUBLINE_HTTP_ADDR=" + httpAddr, "HUBLINE_UI_ADDR=" + freeAddr(t),
+		"HUBLINE_DATA_DIR=" + t.TempDir(), "HUBSPOT_CLIENT_SECRET=", "LINE_CHANNEL_ACCESS_TOKEN=", "HUBSPOT_ACCESS_TOKEN=",
+		"HUBLINE_PUBLIC_URL=", "HUBLINE_METRICS_ADDR=" + freeAddr(t),
+	})
+	body, _ := json.Marshal(testenv.Action("ap-dev-metrics-1", map[string]string{"line_user_id": testenv.UserID, "message_1": "Hi"}, nil))
+	resp, err := http.Post(base+"/actions/send-line-message", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("action answered %d\n%s", resp.StatusCode, dev.output.String())
+	}
+	wants := []string{
+		`hubline_action_requests_total{action="send_line_message",outcome="started"} 1`,
+		`hubline_line_pushes_total{account="1",outcome="accepted"} 1`,
+		`hubline_callbacks_total{outcome="completed",state="SUCCESS"} 1`,
+		"\ntemporal_workflow_completed_total{",
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		text := get(t, base+"/metrics").body
+		missing := ""
+		for _, w := range wants {
+			if !strings.Contains(text, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dev /metrics lacks %q:\n%s", missing, text)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	dev.stop(t)
+}
