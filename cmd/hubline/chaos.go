@@ -4,7 +4,8 @@ package main
 // (an embedded Temporal server on a SQLite file, `hubline worker`, `hubline starter`) with
 // the LINE and HubSpot fakes in this process, sends a mixed load (Send LINE Message v1 and
 // by Queue) the way HubSpot does (retrying 429s, 5xx and broken connections), breaks one
-// thing mid-run, waits for every callback and counts at the fakes.
+// thing mid-run, waits for every callback and counts at the fakes. line-webhook
+// (chaos_webhook.go) sends LINE webhooks instead and counts contacts.
 
 import (
 	"bytes"
@@ -36,9 +37,11 @@ import (
 
 const chaosUsage = "chaos [--recipients 300] [--scenario all|" + chaosScenarioList + "] [--outage 60s] [--timeout 10m] [--json], or " + chaosLoadUsage
 
-const chaosScenarioList = "line-faults|worker-kill|server-kill|starter-kill|redelivery|callbacks-down"
+const chaosScenarioList = "line-faults|worker-kill|server-kill|starter-kill|redelivery|callbacks-down|line-webhook"
 
-// chaosRow is one scenario's outcome, counted at the fakes.
+// chaosRow is one scenario's outcome, counted at the fakes. In line-webhook, recipients are
+// LINE friends, delivered once counts friends with exactly one contact, duplicates the
+// extra contacts, lost the friends without one; it has no callbacks, and its own columns.
 type chaosRow struct {
 	Scenario   string  `json:"scenario"`
 	Recipients int     `json:"recipients"`
@@ -50,10 +53,37 @@ type chaosRow struct {
 	Twice      int     `json:"callbacks_completed_again_refused"`
 	Drain      float64 `json:"seconds_to_drain"`
 	Error      string  `json:"error,omitempty"`
+
+	// line-webhook: deliveries answered 200, 503 or not at all (the last two redelivered), the
+	// events sent (webhookEventIds) and their LineEvent workflows completed, and friends
+	// whose contact has the wrong follow status.
+	Webhooks200        int `json:"webhooks_answered_200,omitempty"`
+	Webhooks503        int `json:"webhooks_answered_503,omitempty"`
+	WebhooksUnanswered int `json:"webhooks_unanswered,omitempty"`
+	Events             int `json:"line_events,omitempty"`
+	EventsCompleted    int `json:"line_events_completed,omitempty"`
+	WrongStatus        int `json:"wrong_follow_status,omitempty"`
 }
 
+func (r chaosRow) webhook() bool { return r.Scenario == "line-webhook" }
+
 func (r chaosRow) ok() bool {
+	if r.webhook() {
+		return r.Error == "" && r.Once == r.Recipients && r.Duplicates == 0 && r.Lost == 0 && r.WrongStatus == 0 &&
+			r.Events > 0 && r.EventsCompleted == r.Events
+	}
 	return r.Error == "" && r.Once == r.Recipients && r.Duplicates == 0 && r.Lost == 0 && r.Callbacks == r.Recipients && r.Failed == 0
+}
+
+// cells are the row in the table's columns ("-" where a column does not apply).
+func (r chaosRow) cells() string {
+	callbacks, webhooks := fmt.Sprintf("%d\t%d\t%d", r.Callbacks, r.Failed, r.Twice), "-\t-\t-"
+	if r.webhook() {
+		callbacks = "-\t-\t-"
+		webhooks = fmt.Sprintf("%d/%d/%d\t%d/%d\t%d", r.Webhooks200, r.Webhooks503, r.WebhooksUnanswered, r.EventsCompleted, r.Events, r.WrongStatus)
+	}
+	return fmt.Sprintf("%s\t%d\t%d\t%d\t%d\t%s\t%s\t%.1fs\t%s", r.Scenario, r.Recipients, r.Once, r.Duplicates, r.Lost,
+		callbacks, webhooks, r.Drain, r.Error)
 }
 
 func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -64,14 +94,13 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runChaosLoad(ctx, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	n := fs.Int("recipients", 300, "recipients per scenario (one in five through Send LINE Message v1, the rest by Queue)")
+	n := fs.Int("recipients", 300, "recipients per scenario (one in five through Send LINE Message v1, the rest by Queue; line-webhook: LINE friends)")
 	which := fs.String("scenario", "all", "all, or one of "+chaosScenarioList)
 	outage := fs.Duration("outage", time.Minute, "callbacks-down: how long HubSpot's callback API answers 503")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up on a scenario after")
 	asJSON := fs.Bool("json", false, "print the rows as JSON instead of a table")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: hubline %s", errUsage, chaosUsage)
+	if err := parseFlags(fs, args, chaosUsage, stdout); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 || *n < 10 {
 		return fmt.Errorf("%w: hubline %s (at least 10 recipients)", errUsage, chaosUsage)
@@ -102,16 +131,18 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	} else {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "scenario\trecipients\tdelivered once\tduplicates\tlost\tcallbacks completed\tnot SUCCESS\tre-completions refused\ttime to drain\terror")
+		fmt.Fprintln(tw, "scenario\trecipients\tdelivered once\tduplicates\tlost\tcallbacks completed\tnot SUCCESS\tre-completions refused\twebhooks 200/503/none\tevents completed\twrong follow status\ttime to drain\terror")
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1fs\t%s\n", r.Scenario, r.Recipients, r.Once, r.Duplicates, r.Lost,
-				r.Callbacks, r.Failed, r.Twice, r.Drain, r.Error)
+			fmt.Fprintln(tw, r.cells())
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 	}
 	for _, r := range rows {
+		if !r.ok() && r.webhook() {
+			return fmt.Errorf("scenario %s: not every friend has exactly one contact with the right follow status, every event completed", r.Scenario)
+		}
 		if !r.ok() {
 			return fmt.Errorf("scenario %s: not every recipient delivered exactly once with its callback completed", r.Scenario)
 		}
@@ -140,13 +171,23 @@ func chaosServer(ctx context.Context, dbFile string, stderr io.Writer) error {
 
 // lineFaults fronts the LINE fake: when on, a push is answered 500 (20%), 429 (10%), or is
 // delivered with its answer lost on a dropped connection (5%), the hardest case: only the
-// retry key keeps the retry from a second message.
+// retry key keeps the retry from a second message. With profile on, 30% of profile reads
+// are answered 500.
 type lineFaults struct {
-	next http.Handler
-	on   atomic.Bool
+	next       http.Handler
+	on         atomic.Bool
+	profile    atomic.Bool
+	profile500 atomic.Int64
 }
 
 func (f *lineFaults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.profile.Load() && strings.HasPrefix(r.URL.Path, "/v2/bot/profile/") && rand.Float64() < 0.30 {
+		f.profile500.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"message":"An error occurred in the server"}`))
+		return
+	}
 	if !f.on.Load() || r.URL.Path != "/v2/bot/message/push" {
 		f.next.ServeHTTP(w, r)
 		return
@@ -227,6 +268,7 @@ type chaosStack struct {
 	exe, dir, db string
 	env          []string
 	base         string
+	temporal     string // the server's address
 	server       *proc
 	worker       *proc
 	starter      *proc
@@ -287,8 +329,11 @@ func newChaosStack(ctx context.Context) (*chaosStack, error) {
 		return nil, err
 	}
 	s.base = "http://127.0.0.1:" + strconv.Itoa(hport)
+	s.temporal = "127.0.0.1:" + strconv.Itoa(tport)
 	s.env = []string{
-		"TEMPORAL_ADDRESS=127.0.0.1:" + strconv.Itoa(tport), "TEMPORAL_NAMESPACE=default",
+		"TEMPORAL_ADDRESS=" + s.temporal, "TEMPORAL_NAMESPACE=default",
+		// hubline's own database (the LINE user -> contact mapping) is the scenario's too.
+		"HUBLINE_DATA_DIR=" + s.dir, "HUBLINE_DATABASE_URL=", "LINE_CHANNEL_SECRET=" + chaosChannelSecret,
 		"HUBLINE_HTTP_ADDR=127.0.0.1:" + strconv.Itoa(hport), "HUBLINE_PUBLIC_URL=" + s.base,
 		"HUBLINE_LOG_LEVEL=info", "HUBLINE_SHUTDOWN_TIMEOUT=5s", "HUBLINE_PAYLOAD_KEY=",
 		"HUBSPOT_CLIENT_SECRET=" + benchSecret, "HUBSPOT_ACCESS_TOKEN=" + benchHSToken, "HUBSPOT_API_BASE_URL=" + hsURL,
@@ -374,6 +419,9 @@ func chaosPost(ctx context.Context, hc *http.Client, base string, i int) error {
 }
 
 func runScenario(ctx context.Context, name string, n int, outage time.Duration, stderr io.Writer) chaosRow {
+	if name == "line-webhook" {
+		return runLineWebhookScenario(ctx, n, stderr)
+	}
 	row := chaosRow{Scenario: name, Recipients: n}
 	s, err := newChaosStack(ctx)
 	if err != nil {

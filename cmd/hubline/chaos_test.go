@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,7 +17,8 @@ var chaosFull = false
 
 // TestChaos runs every fault scenario on real processes (Temporal server on SQLite, worker,
 // starter) and fails unless each one delivered every recipient exactly once and completed
-// every callback once, with SUCCESS.
+// every callback once, with SUCCESS (line-webhook: one contact per friend with the right
+// follow status, every LINE event completed).
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills processes")
@@ -40,8 +42,8 @@ func TestChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 6 {
-		t.Fatalf("%d scenarios ran, want 6", len(rows))
+	if len(rows) != 7 {
+		t.Fatalf("%d scenarios ran, want 7", len(rows))
 	}
 	for _, r := range rows {
 		if !r.ok() || r.Recipients != n {
@@ -97,5 +99,45 @@ func TestLoadResultOK(t *testing.T) {
 		if r.ok() {
 			t.Errorf("%s: judged ok: %+v", name, r)
 		}
+	}
+}
+
+// TestChaosRowOK: each scenario's verdict fails on each kind of misbehaviour, and the LINE
+// webhook row is judged by its contacts and events, not by callbacks it does not have.
+func TestChaosRowOK(t *testing.T) {
+	send := chaosRow{Scenario: "worker-kill", Recipients: 10, Once: 10, Callbacks: 10}
+	hook := chaosRow{Scenario: "line-webhook", Recipients: 10, Once: 10, Webhooks200: 30, Events: 12, EventsCompleted: 12}
+	for _, r := range []chaosRow{send, hook} {
+		if !r.ok() {
+			t.Fatalf("a clean run is not ok: %+v", r)
+		}
+	}
+	for name, tc := range map[string]struct {
+		row    chaosRow
+		mutate func(*chaosRow)
+	}{
+		"send: lost":                {send, func(r *chaosRow) { r.Once, r.Lost = 9, 1 }},
+		"send: duplicate":           {send, func(r *chaosRow) { r.Duplicates = 1 }},
+		"send: callback missing":    {send, func(r *chaosRow) { r.Callbacks = 9 }},
+		"send: callback failed":     {send, func(r *chaosRow) { r.Failed = 1 }},
+		"send: error":               {send, func(r *chaosRow) { r.Error = "timed out" }},
+		"webhook: no contact":       {hook, func(r *chaosRow) { r.Once, r.Lost = 9, 1 }},
+		"webhook: second contact":   {hook, func(r *chaosRow) { r.Duplicates = 1 }},
+		"webhook: wrong status":     {hook, func(r *chaosRow) { r.WrongStatus = 1 }},
+		"webhook: event not done":   {hook, func(r *chaosRow) { r.EventsCompleted = 11 }},
+		"webhook: nothing sent":     {hook, func(r *chaosRow) { r.Events, r.EventsCompleted = 0, 0 }},
+		"webhook: answered wrongly": {hook, func(r *chaosRow) { r.Error = "a follow webhook was answered 401" }},
+	} {
+		r := tc.row
+		tc.mutate(&r)
+		if r.ok() {
+			t.Errorf("%s: judged ok: %+v", name, r)
+		}
+	}
+	if c := hook.cells(); !strings.Contains(c, "-\t-\t-\t30/0/0\t12/12\t0\t") {
+		t.Errorf("line-webhook cells: %q", c)
+	}
+	if c := send.cells(); !strings.Contains(c, "\t10\t0\t0\t-\t-\t-\t") {
+		t.Errorf("worker-kill cells: %q", c)
 	}
 }
