@@ -11,7 +11,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/hubline/hubline/workflows"
 )
@@ -22,13 +21,14 @@ import (
 var ErrSearchAttributesUnverified = errors.New("search attributes could not be listed")
 
 // CheckSearchAttributes fails, naming them, when the namespace lacks search attributes that
-// hubline's workflows set (workflows.SearchAttributes), or has them with another type.
+// hubline's workflows set (workflows.SearchAttributes), or has them with another type; ops is
+// the client's OperatorService().
 // Without this a worker would start, and then every workflow task that upserts a missing
 // attribute would fail and retry forever, long after the deploy looked healthy.
-func CheckSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+func CheckSearchAttributes(ctx context.Context, ops operatorservice.OperatorServiceClient, namespace string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	resp, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
 		var denied *serviceerror.PermissionDenied
 		var unimplemented *serviceerror.Unimplemented

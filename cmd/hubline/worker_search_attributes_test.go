@@ -19,7 +19,7 @@ import (
 
 // TestWorkerStopsWithoutItsSearchAttributes: against a namespace set up before DeliveryStatus
 // existed, `hubline worker` exits non-zero naming it instead of polling (its workflow tasks
-// would fail on the upsert). Once the attribute is added, the same worker starts.
+// would fail on the upsert). Once the attribute is added, the same worker polls.
 func TestWorkerStopsWithoutItsSearchAttributes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -41,7 +41,7 @@ func TestWorkerStopsWithoutItsSearchAttributes(t *testing.T) {
 	env := []string{
 		"TEMPORAL_ADDRESS=" + ts.GetFrontendHostPort(), "TEMPORAL_NAMESPACE=" + ts.GetDefaultNamespace(),
 		"HUBLINE_PUBLIC_URL=https://hubline.example.com", "HUBSPOT_CLIENT_SECRET=s", "HUBSPOT_ACCESS_TOKEN=t",
-		"LINE_CHANNEL_ACCESS_TOKEN=line-token", "HUBLINE_SHUTDOWN_TIMEOUT=2s",
+		"LINE_CHANNEL_ACCESS_TOKEN=line-token", "HUBLINE_SHUTDOWN_TIMEOUT=2s", "HUBLINE_DATA_DIR=" + t.TempDir(),
 	}
 	// A worker that does not stop runs until the timeout kills it (exit -1).
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -59,6 +59,6 @@ func TestWorkerStopsWithoutItsSearchAttributes(t *testing.T) {
 	}
 
 	add(map[string]enumspb.IndexedValueType{workflows.SADeliveryStatus.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD})
-	w, logs := startCommand(t, "worker", env, "worker polling")
-	stopCommand(t, w, logs)
+	// Polling is what this test is about; the process is killed at cleanup.
+	startCommand(t, "worker", env, "worker polling")
 }
