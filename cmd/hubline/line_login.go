@@ -42,11 +42,8 @@ func useLineLogin(ctx context.Context, cfg *config.Config, log *zap.Logger, s *s
 		log.Info("LINE Login linking is off (no LINE_LOGIN_CHANNEL_ID): Create LINE link answers line_login_not_configured")
 		return func() {}, nil
 	}
-	keys, err := store.LoadKeys(cfg.SecretKey, cfg.DataDir, dev, log)
+	keys, err := secretKeys(cfg, dev, log)
 	if err != nil {
-		return nil, err
-	}
-	if keys, err = keys.WithOld(cfg.SecretOldKeys); err != nil {
 		return nil, err
 	}
 	root, old, err := lineLoginRoots(cfg)
