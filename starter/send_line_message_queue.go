@@ -77,6 +77,22 @@ func (o QueueOptions) withDefaults() QueueOptions {
 type queueSet struct {
 	mu sync.Mutex
 	m  map[[2]int]*committer
+	// stopped: Serve returned; committers made from now on refuse at once.
+	stopped bool
+}
+
+// stopQueues ends every committer's goroutine once the HTTP server has drained, so a
+// starter shut down leaves none behind (tests and programs that embed it start many).
+func (s *Server) stopQueues() {
+	s.queues.mu.Lock()
+	defer s.queues.mu.Unlock()
+	if s.queues.stopped {
+		return
+	}
+	s.queues.stopped = true
+	for _, q := range s.queues.m {
+		close(q.stop)
+	}
 }
 
 func (s *Server) committer(account, shard int) *committer {
@@ -89,7 +105,11 @@ func (s *Server) committer(account, shard int) *committer {
 	q := s.queues.m[k]
 	if q == nil {
 		q = &committer{s: s, account: account, shard: shard, id: workflows.QueueWorkflowID(account, shard),
-			reqs: make(chan *enqueueReq, 4096)}
+			reqs: make(chan *enqueueReq, 4096), stop: make(chan struct{})}
+		if s.queues.stopped {
+			close(q.stop) // a request outliving the drain: refused, and no goroutine started
+			return q
+		}
 		s.queues.m[k] = q
 		go q.run()
 	}
@@ -106,6 +126,9 @@ type enqueueReq struct {
 // is answered 429 and retries.
 var errQueueFull = errors.New("queue full")
 
+// errQueueStopped: the starter is shutting down; HubSpot is answered 503 and retries.
+var errQueueStopped = errors.New("the starter is shutting down")
+
 // committer gathers concurrent requests for one queue shard into one SignalWithStart:
 // each request is answered only after the signal carrying it was accepted by Temporal.
 type committer struct {
@@ -113,6 +136,7 @@ type committer struct {
 	account, shard int
 	id             string
 	reqs           chan *enqueueReq
+	stop           chan struct{} // closed by stopQueues
 
 	mu         sync.Mutex
 	backlog    int // pending at the last status query
@@ -125,7 +149,14 @@ type committer struct {
 func (q *committer) enqueue(ctx context.Context, it workflows.QueueItem) error {
 	r := &enqueueReq{item: it, size: it.Size(), done: make(chan error, 1)}
 	select {
+	case <-q.stop:
+		return errQueueStopped
+	default:
+	}
+	select {
 	case q.reqs <- r:
+	case <-q.stop:
+		return errQueueStopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -143,7 +174,13 @@ func (q *committer) run() {
 	// A few commits may be in flight at once; while all are busy, requests wait in q.reqs and
 	// the next group takes them all, so groups grow with the load instead of the latency.
 	slots := make(chan struct{}, o.CommitsInFlight)
-	for first := range q.reqs {
+	for {
+		var first *enqueueReq
+		select {
+		case first = <-q.reqs:
+		case <-q.stop:
+			return
+		}
 		slots <- struct{}{}
 		group := []*enqueueReq{first}
 		bytes := first.size

@@ -66,6 +66,8 @@ type Options struct {
 	// PortalAllowed, when set, is HUBLINE_ALLOWED_PORTALS: other portals can neither install
 	// nor run actions (hubspot_not_connected).
 	PortalAllowed func(portalID int64) bool
+	// LineWebhook configures POST /line/webhook/<n> (line_webhook.go).
+	LineWebhook LineWebhookOptions
 	// LineLogin turns on linking contacts through LINE Login (line_login.go); nil: Create
 	// LINE link answers line_login_not_configured.
 	LineLogin *LineLoginOptions
@@ -76,8 +78,6 @@ type Options struct {
 	// Ready holds the dependencies /readyz checks besides Temporal, which New adds (nil:
 	// Temporal only).
 	Ready *readiness.Checks
-	// LineWebhook configures POST /line/webhook/<n> (line_webhook.go).
-	LineWebhook LineWebhookOptions
 }
 
 // Server is the starter's HTTP handler plus its metrics.
@@ -174,8 +174,10 @@ func (s *Server) SetPublicURL(u string) { s.opts.PublicURL = u }
 // Handler is the starter as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// Serve answers on l until ctx is done, then drains in-flight requests for up to drain.
+// Serve answers on l until ctx is done, then drains in-flight requests for up to drain and
+// ends the queue committers' goroutines.
 func (s *Server) Serve(ctx context.Context, l net.Listener, drain time.Duration) error {
+	defer s.stopQueues()
 	return Serve(ctx, l, s.engine, drain, s.log)
 }
 
