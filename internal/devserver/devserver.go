@@ -1,6 +1,7 @@
 // Package devserver runs a complete Temporal service inside the hubline process: the server on
-// SQLite (a file, so history survives restarts, or memory) and, optionally, the Temporal Web UI.
-// It exists for `hubline dev`, the benchmark and tests; production uses a real Temporal cluster.
+// SQLite (a file, so history survives restarts, or memory) or, for the test of the compose
+// stack's setup, on PostgreSQL, and optionally the Temporal Web UI. It exists for `hubline dev`,
+// the benchmark and tests; production uses a real Temporal cluster.
 package devserver
 
 import (
@@ -10,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +26,7 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
 	tlog "go.temporal.io/server/common/log"
+	postgresplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
@@ -58,6 +61,22 @@ type Config struct {
 	// ServerOptions are passed to temporal.NewServer after hubline's own (tests add
 	// interceptors with them).
 	ServerOptions []temporal.ServerOption
+	// PostgreSQL, when set, keeps the server's data in PostgreSQL instead of SQLite
+	// (DatabaseFile is then ignored), as the compose stack's server does. Its schemas must
+	// already be set up (temporal-sql-tool), and Start creates no namespace and no search
+	// attributes: the operator API does, as the compose setup job does.
+	PostgreSQL *PostgreSQL
+}
+
+// PostgreSQL is where a server on PostgreSQL keeps its data, through the server's postgres12
+// plugin (the temporalio/server image's DB=postgres12).
+type PostgreSQL struct {
+	Host               string
+	Port               int
+	User, Password     string
+	Database           string // DBNAME: history, executions, namespaces
+	VisibilityDatabase string // VISIBILITY_DBNAME
+	NumHistoryShards   int32  // NUM_HISTORY_SHARDS, fixed when the database is first used
 }
 
 // TLS is the frontend's TLS. With ClientCAFile it requires client certificates signed by
@@ -111,6 +130,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 
+	if pg := cfg.PostgreSQL; pg != nil {
+		return startPostgreSQL(ctx, cfg, host, port, pg)
+	}
 	sqlCfg := config.SQL{
 		PluginName:        sqliteplugin.PluginName,
 		ConnectAttributes: map[string]string{},
@@ -139,12 +161,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// In memory (mode=memory), the SQLite plugin creates the schema itself on first connect;
 	// setting it up here as well fails with "table namespaces already exists".
 
-	serverCfg, err := serverConfig(host, port, sqlCfg)
+	serverCfg, err := serverConfig(host, port, freePort, config.Persistence{
+		DefaultStore:     sqliteplugin.PluginName,
+		VisibilityStore:  sqliteplugin.PluginName,
+		NumHistoryShards: 1,
+		DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: &sqlCfg}},
+	})
 	if err != nil {
 		return nil, err
-	}
-	if t := cfg.TLS; t != nil {
-		serverCfg.Global.TLS = frontendTLS(t)
 	}
 	// Pre-creating the namespace in the database avoids waiting for the namespace cache
 	// to pick up an API registration; an existing namespace is left untouched.
@@ -157,11 +181,55 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("create namespace %s: %w", cfg.Namespace, err)
 	}
 
+	return start(ctx, cfg, serverCfg)
+}
+
+// startPostgreSQL starts a server whose data lives in pg's databases.
+func startPostgreSQL(ctx context.Context, cfg Config, host string, port int, pg *PostgreSQL) (*Server, error) {
+	if pg.NumHistoryShards <= 0 {
+		return nil, errors.New("devserver: PostgreSQL.NumHistoryShards must be above 0")
+	}
+	store := func(db string) *config.SQL {
+		return &config.SQL{
+			PluginName:      postgresplugin.PluginName,
+			DatabaseName:    db,
+			ConnectAddr:     net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)),
+			ConnectProtocol: "tcp",
+			User:            pg.User,
+			Password:        pg.Password,
+			// The temporalio/server image's defaults (SQL_MAX_CONNS, SQL_MAX_IDLE_CONNS).
+			MaxConns:        20,
+			MaxIdleConns:    20,
+			MaxConnLifetime: time.Hour,
+		}
+	}
+	// PostgreSQL's schema keeps membership ports in a smallint: below the kernel's ephemeral range.
+	serverCfg, err := serverConfig(host, port, smallFreePort, config.Persistence{
+		DefaultStore:     "default",
+		VisibilityStore:  "visibility",
+		NumHistoryShards: pg.NumHistoryShards,
+		DataStores: map[string]config.DataStore{
+			"default":    {SQL: store(pg.Database)},
+			"visibility": {SQL: store(pg.VisibilityDatabase)},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.SearchAttributes = nil // the namespace may not exist yet: the caller registers both
+	return start(ctx, cfg, serverCfg)
+}
+
+// start runs the configured server and waits until it serves.
+func start(ctx context.Context, cfg Config, serverCfg *config.Config) (*Server, error) {
+	if t := cfg.TLS; t != nil {
+		serverCfg.Global.TLS = frontendTLS(t)
+	}
 	// Silent until the frontend answers: while the services start, the server's internal
 	// worker logs "Frontend is not healthy yet" errors that mean nothing to the user. A
 	// server that never becomes ready fails Start with its last error instead.
 	level := zap.NewAtomicLevelAt(zap.FatalLevel)
-	logger := tlog.NewZapLogger(cfg.Logger.WithOptions(zap.IncreaseLevel(level)))
+	logger := tlog.NewZapLogger(cfg.Logger.WithOptions(zap.WrapCore(quietRoutineWarnings), zap.IncreaseLevel(level)))
 	srv, err := temporal.NewServer(append([]temporal.ServerOption{
 		temporal.WithConfig(serverCfg),
 		temporal.ForServices(temporal.DefaultServices),
@@ -375,15 +443,12 @@ func (s *Server) startUI() error {
 	return fmt.Errorf("temporal UI did not start on %s", s.cfg.UIAddress)
 }
 
-func serverConfig(host string, port int, sqlCfg config.SQL) (*config.Config, error) {
+// serverConfig configures a server whose frontend listens on host:port; pickMemberPort picks the
+// services' membership ports.
+func serverConfig(host string, port int, pickMemberPort func() (int, error), persistence config.Persistence) (*config.Config, error) {
 	cfg := &config.Config{}
 	cfg.Global.Membership = config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: "127.0.0.1"}
-	cfg.Persistence = config.Persistence{
-		DefaultStore:     sqliteplugin.PluginName,
-		VisibilityStore:  sqliteplugin.PluginName,
-		NumHistoryShards: 1,
-		DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: &sqlCfg}},
-	}
+	cfg.Persistence = persistence
 	frontend := net.JoinHostPort(host, strconv.Itoa(port))
 	cfg.ClusterMetadata = &cluster.Config{
 		EnableGlobalNamespace:    false,
@@ -405,7 +470,7 @@ func serverConfig(host string, port int, sqlCfg config.SQL) (*config.Config, err
 			}
 			grpcPort = p
 		}
-		memberPort, err := freePort()
+		memberPort, err := pickMemberPort()
 		if err != nil {
 			return nil, err
 		}
@@ -456,6 +521,21 @@ func forgetMembers(ctx context.Context, file string) error {
 }
 
 func freePort() (int, error) { return FreePort() }
+
+// smallFreePort is a free loopback port that fits a signed 16-bit integer (at most 32767).
+// Ports there are not handed out for port 0 binds, so none is taken between this check and
+// the server's bind unless another process picks the same one explicitly.
+func smallFreePort() (int, error) {
+	for range 200 {
+		p := 10000 + mrand.IntN(32767-10000+1)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err == nil {
+			l.Close()
+			return p, nil
+		}
+	}
+	return 0, errors.New("find a free port below 32768: none of 200 tries was free")
+}
 
 // FreePort asks the kernel for an unused loopback port for a listener that starts a little
 // later (the server's internal services, processes the benchmark spawns).
