@@ -6,8 +6,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# The first build compiles the embedded Temporal server used by `hubline dev`: a few minutes.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/hubline ./cmd/hubline
+# A static binary; CI runs the same script (internal/composestack). The first build compiles
+# the embedded Temporal server used by `hubline dev`: a few minutes.
+RUN scripts/build-image.sh /out/hubline
 
 FROM debian:bookworm-slim
 # ca-certificates for the LINE and HubSpot APIs; curl for the compose health check on /readyz.

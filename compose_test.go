@@ -23,6 +23,8 @@ var requiredComposeVars = map[string]string{
 	"HUBSPOT_CLIENT_SECRET":     "hs-secret",
 	"HUBLINE_PUBLIC_URL":        "https://hubline.example.com",
 	"LINE_CHANNEL_ACCESS_TOKEN": "line-token",
+	"HUBLINE_PAYLOAD_KEY":       "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	"HUBLINE_SECRET_KEY":        "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
 }
 
 func loadCompose(t *testing.T) (*types.Project, error) {
@@ -155,6 +157,8 @@ func TestComposeRequiresSecrets(t *testing.T) {
 				t.Fatalf("docker-compose.yml loaded without %s", missing)
 			} else if !strings.Contains(err.Error(), missing) {
 				t.Errorf("error does not name %s: %v", missing, err)
+			} else if strings.HasSuffix(missing, "_KEY") && !strings.Contains(err.Error(), "openssl rand -base64 32") {
+				t.Errorf("error does not say how to make %s: %v", missing, err)
 			}
 		})
 	}
@@ -231,8 +235,85 @@ func TestComposeHublineDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(strings.Join(schema.Command, " "), "--db hubline create") {
-			t.Errorf("temporal-schema does not create the hubline database")
+		if db := schema.Environment["HUBLINE_DBNAME"]; db == nil || *db != "hubline" ||
+			!strings.Contains(strings.Join(schema.Command, " "), `--db "$HUBLINE_DBNAME" create`) {
+			t.Errorf("temporal-schema does not create the hubline database (HUBLINE_DBNAME=%v)", db)
+		}
+	}
+}
+
+// TestComposeAdminBindAddress: the UI, the codec, Prometheus and Grafana show or decode every
+// message, so they are published on loopback unless ADMIN_BIND_ADDRESS says otherwise; the
+// starter stays on loopback behind the operator's TLS proxy either way.
+func TestComposeAdminBindAddress(t *testing.T) {
+	admin := []string{"temporal-ui", "hubline-codec", "prometheus", "grafana"}
+	for _, c := range []struct{ set, want string }{{"", "127.0.0.1"}, {"10.0.0.5", "10.0.0.5"}} {
+		setComposeEnv(t)
+		t.Setenv("ADMIN_BIND_ADDRESS", c.set)
+		p, err := loadCompose(t)
+		if err != nil {
+			t.Fatalf("load docker-compose.yml: %v", err)
+		}
+		for _, s := range p.Services {
+			want := "127.0.0.1"
+			if slices.Contains(admin, s.Name) {
+				want = c.want
+				if len(s.Ports) == 0 {
+					t.Errorf("ADMIN_BIND_ADDRESS=%q: %s publishes no port", c.set, s.Name)
+				}
+			}
+			for _, port := range s.Ports {
+				if port.HostIP != want {
+					t.Errorf("ADMIN_BIND_ADDRESS=%q: %s is published on %q, want %q", c.set, s.Name, port.HostIP, want)
+				}
+			}
+		}
+	}
+}
+
+// TestComposeImagesPinned: every image is a release its project publishes, never a moving
+// tag (latest, a bare major version); the Temporal server, its admin tools and the UI are the
+// versions hubline builds and tests against (go.mod).
+func TestComposeImagesPinned(t *testing.T) {
+	setComposeEnv(t)
+	p, err := loadCompose(t)
+	if err != nil {
+		t.Fatalf("load docker-compose.yml: %v", err)
+	}
+	gomod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modVersion := func(module string) string {
+		m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(module) + `\s+v(\S+)`).FindSubmatch(gomod)
+		if m == nil {
+			t.Fatalf("go.mod does not require %s", module)
+		}
+		return string(m[1])
+	}
+	want := map[string]string{
+		"temporalio/server":      modVersion("go.temporal.io/server"),
+		"temporalio/admin-tools": modVersion("go.temporal.io/server"),
+		"temporalio/ui":          modVersion("github.com/temporalio/ui-server/v2"),
+	}
+	release := regexp.MustCompile(`^[a-z0-9./-]+:v?\d+\.\d+(\.\d+)?$`) // PostgreSQL's are major.minor
+	seen := map[string]bool{}
+	for _, s := range p.Services {
+		if s.Build != nil { // hubline itself, built from this tree
+			continue
+		}
+		if !release.MatchString(s.Image) {
+			t.Errorf("%s: image %q is not pinned to a release (name:1.2.3)", s.Name, s.Image)
+		}
+		name, tag, _ := strings.Cut(s.Image, ":")
+		seen[name] = true
+		if v, ok := want[name]; ok && tag != v {
+			t.Errorf("%s: image %s, want tag %s as in go.mod", s.Name, s.Image, v)
+		}
+	}
+	for _, name := range []string{"temporalio/server", "temporalio/admin-tools", "temporalio/ui", "postgres", "prom/prometheus", "grafana/grafana"} {
+		if !seen[name] {
+			t.Errorf("no service runs %s", name)
 		}
 	}
 }
