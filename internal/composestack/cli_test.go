@@ -33,7 +33,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(cliEnv) == "1" {
 		os.Exit(temporalCLI(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if imageDir != "" { // the built image binary (image_test.go)
+		os.RemoveAll(imageDir)
+	}
+	os.Exit(code)
 }
 
 // installCLI puts a `temporal` that runs this test binary as the stand-in into dir.
