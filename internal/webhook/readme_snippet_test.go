@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -275,4 +276,76 @@ func runSnippet(t *testing.T, cs []snippetCase, interpreter string, args ...stri
 		t.Fatalf("%s printed %q: %v", interpreter, out, err)
 	}
 	return got
+}
+
+// TestReadmeNodeReceiverServes runs the README's whole Node.js receiver, as a reader would
+// paste it, in a directory with no node_modules (so it needs nothing installed), and sends it
+// real Send Data requests: signed ones get 204, others 401; it listens on loopback only.
+func TestReadmeNodeReceiverServes(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: the README's Node.js receiver was not run")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "-e", readmeCode(t, "js", `const crypto = require("crypto");`, ""))
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "HUBLINE_SECRET=whsec", "PORT="+port, "NODE_PATH=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	defer func() { cancel(); <-exited }()
+	base := "http://127.0.0.1:" + port
+	for {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the receiver exited: %v\n%s", waitErr, stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+
+	c := webhook.NewClient(webhook.Options{Allow: allow(t, "127.0.0.1/32")})
+	for _, tc := range []struct {
+		name, url, secret string
+		want              int
+	}{
+		{"signed", base + "/hook", "whsec", 204},
+		{"another secret", base + "/hook", "other", 401},
+		{"unsigned", base + "/hook", "", 401},
+		{"another path", base + "/other", "whsec", 404},
+	} {
+		res, err := c.Send(ctx, webhook.Request{URL: tc.url, Body: []byte(`{"name":"Aiko"}`), ContentType: "application/json",
+			Secret: tc.secret, IdempotencyKey: "6f1c2a4e-8b0d-5f3a-9c7e-2d4b6a8c0e1f"})
+		if err != nil || res.Status != tc.want {
+			t.Errorf("%s: %+v %v, want %d", tc.name, res, err, tc.want)
+		}
+	}
+	// Loopback only: the machine's other addresses do not reach it.
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		ip, ok := a.(*net.IPNet)
+		if !ok || ip.IP.IsLoopback() || ip.IP.To4() == nil {
+			continue
+		}
+		if conn, err := net.DialTimeout("tcp", net.JoinHostPort(ip.IP.String(), port), time.Second); err == nil {
+			conn.Close()
+			t.Errorf("the receiver answers on %s: it should bind 127.0.0.1 only", ip.IP)
+		}
+	}
 }
