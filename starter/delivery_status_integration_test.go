@@ -16,8 +16,8 @@ import (
 	"github.com/hubline/hubline/workflows"
 )
 
-// The README's queries for DeliveryStatus, run here verbatim against temporaltest's SQLite
-// visibility (the README's date is in the past, so every run of this test is after it).
+// The queries in docs/temporal.md for DeliveryStatus, run here verbatim against temporaltest's SQLite
+// visibility (the date there is in the past, so every run of this test is after it).
 const (
 	readmeFailedThisWeek = `AnalyticsTag = "spring_sale" AND DeliveryStatus = "failed" AND StartTime > "2025-06-02T00:00:00Z"`
 	readmeNotDelivered   = `DeliveryStatus IN ("failed", "expired") AND ExecutionStatus = "Completed"`
@@ -26,7 +26,7 @@ const (
 
 // TestDeliveryStatusThroughStarterAndWorker: every per-execution action upserts
 // DeliveryStatus as it settles, its result carries delivery_status and error_code, the run
-// completes (green in the UI) even when the delivery failed, and the README's queries find
+// completes (green in the UI) even when the delivery failed, and the queries in docs/temporal.md find
 // exactly the runs they describe.
 func TestDeliveryStatusThroughStarterAndWorker(t *testing.T) {
 	// The starter's clock: moved 25 hours back for one request, whose 24-hour block has then
@@ -155,13 +155,13 @@ func TestDeliveryStatusThroughStarterAndWorker(t *testing.T) {
 		}
 	}
 
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/temporal.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{readmeFailedThisWeek, readmeNotDelivered, readmeStillPending} {
 		if !strings.Contains(string(readme), q) {
-			t.Errorf("README.md does not show the tested query %s", q)
+			t.Errorf("docs/temporal.md does not show the tested query %s", q)
 		}
 	}
 }

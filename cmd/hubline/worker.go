@@ -47,7 +47,7 @@ func runWorker(ctx context.Context, cfg *config.Config, _ io.Writer) error {
 	// An attribute the workflows upsert but the namespace lacks would fail their workflow
 	// tasks after the LINE push: stop here instead, naming it.
 	if err := worker.CheckSearchAttributes(ctx, c.OperatorService(), cfg.TemporalNamespace); errors.Is(err, worker.ErrSearchAttributesUnverified) {
-		log.Warn("could not verify the namespace's search attributes: make sure each one in the README's Temporal names exists", zap.Error(err))
+		log.Warn("could not verify the namespace's search attributes: make sure each one in docs/temporal.md exists", zap.Error(err))
 	} else if err != nil {
 		return err
 	}

@@ -1,5 +1,5 @@
 // Package config reads hubline's settings from environment variables. Every setting is
-// declared once in Settings, which also drives `--help` and the README table, so the
+// declared once in Settings, which also drives `--help` and the table in docs/settings.md, so the
 // documentation cannot drift from what the code reads.
 package config
 
@@ -323,13 +323,13 @@ func Load(environ []string) (*Config, error) {
 			errs = append(errs, fmt.Errorf("HUBLINE_PAYLOAD_KEY: %w", err)) // never echo the key
 		}
 	}
-	if n, err := strconv.ParseUint(c.HubSpotAppID, 10, 64); c.HubSpotAppID != "" && (err != nil || n == 0) {
-		errs = append(errs, fmt.Errorf("HUBSPOT_APP_ID=%q: want the app's numeric ID", c.HubSpotAppID))
-	}
 	switch c.Timeline = strings.ToLower(get("HUBLINE_TIMELINE")); c.Timeline {
 	case "", "notes", "events", "off":
 	default:
 		errs = append(errs, fmt.Errorf("HUBLINE_TIMELINE=%q: want notes, events or off", get("HUBLINE_TIMELINE")))
+	}
+	if n, err := strconv.ParseUint(c.HubSpotAppID, 10, 64); c.HubSpotAppID != "" && (err != nil || n == 0) {
+		errs = append(errs, fmt.Errorf("HUBSPOT_APP_ID=%q: want the app's numeric ID", c.HubSpotAppID))
 	}
 	if c.HubSpotRateLimit, err = strconv.Atoi(get("HUBSPOT_RATE_LIMIT")); err != nil || c.HubSpotRateLimit < 1 {
 		errs = append(errs, fmt.Errorf("HUBSPOT_RATE_LIMIT=%q: want a whole number of requests per 10 seconds, at least 1", get("HUBSPOT_RATE_LIMIT")))

@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestREADMESettingsTable keeps the README's settings table in step with Settings: every
+// TestREADMESettingsTable keeps the settings table (docs/settings.md) in step with Settings: every
 // setting has exactly the row Settings describes.
 func TestREADMESettingsTable(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../docs/settings.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestREADMESettingsTable(t *testing.T) {
 		usage := strings.ReplaceAll(s.Usage, "<", `\<`)
 		want := fmt.Sprintf("| `%s` | %s | %s | %s |", s.Name, def, strings.Join(s.Commands, ", "), usage)
 		if got := rows[s.Name]; got != want {
-			t.Errorf("README row of %s:\n got: %s\nwant: %s", s.Name, got, want)
+			t.Errorf("docs/settings.md row of %s:\n got: %s\nwant: %s", s.Name, got, want)
 		}
 	}
 }

@@ -82,7 +82,7 @@ func TestReadmeSnippetInDocs(t *testing.T) {
 
 func readme(t *testing.T) string {
 	t.Helper()
-	doc, err := os.ReadFile("../../README.md")
+	doc, err := os.ReadFile("../../docs/send-data-signature.md")
 	if err != nil {
 		t.Fatal(err)
 	}
