@@ -187,7 +187,7 @@ func (s *Server) start(c *gin.Context, r *actionRequest, action, workflowType st
 		log.Error("could not start workflow", zap.Error(err))
 		s.requests.WithLabelValues(action, "temporal_error").Inc()
 		// 503: HubSpot retries with backoff, and the callbackId keeps the retry idempotent.
-		abortError(c, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the workflow; HubSpot will retry")
+		s.temporalFailed(c, err, "could not start the workflow; HubSpot will retry")
 		return
 	}
 	log.Info("workflow started (or joined an open run of this callbackId)", zap.String("workflow_id", id), zap.String("run_id", run.GetRunID()))
@@ -208,7 +208,7 @@ func (s *Server) closedRun(ctx context.Context, c *gin.Context, log *zap.Logger,
 		// Temporal did not answer: not the run's outcome. HubSpot retries a 503, and the
 		// retry is still deduplicated.
 		log.Error("could not read the closed run's outcome", zap.Error(err))
-		abortError(c, http.StatusServiceUnavailable, "temporal_unavailable", "could not read this execution's earlier outcome; HubSpot will retry")
+		s.temporalFailed(c, err, "could not read this execution's earlier outcome; HubSpot will retry")
 		return
 	}
 	if err != nil || res.OutputFields == nil {

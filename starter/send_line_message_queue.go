@@ -374,7 +374,7 @@ func (s *Server) sendLineMessageQueue(c *gin.Context) {
 	if err != nil {
 		s.log.Error("could not enqueue", zap.String("action", action), zap.String("callback_id", r.CallbackID), zap.Error(err))
 		s.requests.WithLabelValues(action, "temporal_error").Inc()
-		abortError(c, http.StatusServiceUnavailable, "temporal_unavailable", "could not queue the message; HubSpot will retry")
+		s.temporalFailed(c, err, "could not queue the message; HubSpot will retry")
 		return
 	}
 	s.requests.WithLabelValues(action, "queued").Inc()

@@ -78,6 +78,9 @@ type Options struct {
 	// Ready holds the dependencies /readyz checks besides Temporal, which New adds (nil:
 	// Temporal only).
 	Ready *readiness.Checks
+	// MaxInFlight bounds the action requests waiting on Temporal at once
+	// (HUBLINE_STARTER_MAX_IN_FLIGHT; 0: DefaultMaxInFlight); past it: 429 overloaded.
+	MaxInFlight int
 }
 
 // Server is the starter's HTTP handler plus its metrics.
@@ -92,6 +95,7 @@ type Server struct {
 	queues      queueSet
 	queueGroups prometheus.Histogram
 	installs    *prometheus.CounterVec
+	inFlight    chan struct{}
 }
 
 // New builds the starter's routes.
@@ -113,7 +117,10 @@ func New(o Options) *Server {
 	if o.Metrics == nil {
 		o.Metrics = metrics.New()
 	}
-	s := &Server{opts: o, log: o.Logger, engine: gin.New(), metrics: o.Metrics}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	s := &Server{opts: o, log: o.Logger, engine: gin.New(), metrics: o.Metrics, inFlight: make(chan struct{}, o.MaxInFlight)}
 	if o.Ready == nil {
 		o.Ready = &readiness.Checks{Log: o.Logger}
 	}
@@ -157,11 +164,12 @@ func New(o Options) *Server {
 	e.GET(RouteLineLoginCallback, s.lineLoginCallback)
 	e.POST(RouteLineWebhook, s.lineWebhook) // LINE-signed, not HubSpot-signed: outside /actions
 	actions := e.Group("/actions", s.readVerifiedBody, s.portalGate)
-	actions.POST("/send-line-message", s.sendLineMessage)
-	actions.POST("/send-line-message-v2", s.sendLineMessageV2)
-	actions.POST("/send-data", s.sendData)
-	actions.POST("/send-line-message-queue", s.sendLineMessageQueue)
-	actions.POST("/set-line-rich-menu", s.setLineRichMenu)
+	// The actions that wait on Temporal share one bound (overload.go).
+	actions.POST("/send-line-message", s.admit, s.sendLineMessage)
+	actions.POST("/send-line-message-v2", s.admit, s.sendLineMessageV2)
+	actions.POST("/send-data", s.admit, s.sendData)
+	actions.POST("/send-line-message-queue", s.admit, s.sendLineMessageQueue)
+	actions.POST("/set-line-rich-menu", s.admit, s.setLineRichMenu)
 	actions.POST("/create-line-link", s.createLineLink)
 	actions.POST("/options/line-account", s.lineAccountOptions)
 	return s

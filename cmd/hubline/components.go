@@ -152,7 +152,7 @@ func newStarter(cfg *config.Config, c client.Client, log *zap.Logger, m *metrics
 	return starter.New(starter.Options{
 		Temporal: c, Logger: log.Named("starter"), ClientSecret: cfg.HubSpotClientSecret, PublicURL: cfg.PublicURL,
 		RequireSignatureV3: cfg.RequireSignatureV3, BlockExpiration: cfg.BlockExpiration, BlockExpirationISO: cfg.BlockExpirationISO, Accounts: accounts,
-		SendDataAllow: allow, SendDataMaxAttempts: cfg.SendDataMaxAttempts, SendDataMaxBytes: cfg.SendDataMaxBytes, LineUserIDProperties: props,
+		SendDataAllow: allow, SendDataMaxAttempts: cfg.SendDataMaxAttempts, SendDataMaxBytes: cfg.SendDataMaxBytes, LineUserIDProperties: props, MaxInFlight: cfg.StarterMaxInFlight,
 		Queue: queueOptions(cfg), Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", Ready: ready,
 	})
 }

@@ -88,6 +88,7 @@ var Settings = []Setting{
 	{"LINE_LOGIN_CHANNEL_SECRET", "", []string{"dev", "starter"}, "Channel secret of that LINE Login channel: exchanges login codes and verifies ID tokens; _2, _3, ... per account."},
 	{"HUBLINE_SEND_DATA_ALLOW", "", []string{"dev", "worker", "starter"}, "Send Data: comma-separated exceptions to the request forgery guard. A CIDR range or IP opens those addresses; a host name opens ports for that name only (its addresses are still checked). Each may end in :port (IPv6 in brackets: [fd00::/8]:9000) to open that port only; without one, any port. Without an entry only ports 80, 443, 8080 and 8443 are called (e.g. localhost,127.0.0.0/8 for local receivers on any port)."},
 	{"HUBLINE_SEND_DATA_MAX_ATTEMPTS", "10", []string{"dev", "starter"}, "Send Data: attempts per execution for connection errors, timeouts, 5xx and 429 (at least 1)."},
+	{"HUBLINE_STARTER_MAX_IN_FLIGHT", "256", []string{"dev", "starter"}, "Action requests the starter hands to Temporal at once (1 to 100000). Past it the starter answers 429 overloaded with Retry-After: 1 at once, which HubSpot honours, so a burst beyond what Temporal takes becomes retries instead of timeouts, 503s and a growing starter."},
 	{"HUBLINE_SEND_DATA_MAX_BYTES", "1048576", []string{"dev", "starter"}, "Send Data: most bytes the data may have once its contact tokens render (1 to 1048576); rendering stops there and the action ends FAIL_CONTINUE data_too_large."},
 	{"LINE_PUSH_RATE", "1500", []string{"dev", "worker"}, "Send LINE Message by Queue: pushes per second for account 1 for the whole deployment (LINE allows 2,000); _2, _3, ... per account. Set the same value on every worker: the server holds account n's send-unit task queue hubline-line-<n> to it, however many workers poll."},
 	{"HUBLINE_QUEUE_SHARDS", "1", []string{"dev", "starter", "queue"}, "Send LINE Message by Queue: queue workflows per LINE account (line-queue-<account>-<shard>). One queue takes an account's whole LINE rate, and each update it admits costs the Temporal server about the same whatever its size, so more shards only mean smaller, costlier updates (see docs/queue.md). Keep it the same on every starter and for hubline queue; deployments that ran with the former default keep 4 by setting it."},
@@ -166,6 +167,8 @@ type Config struct {
 	SendDataAllow       string
 	SendDataMaxAttempts int
 	SendDataMaxBytes    int
+	// StarterMaxInFlight is HUBLINE_STARTER_MAX_IN_FLIGHT.
+	StarterMaxInFlight int
 
 	// Queue holds the Send LINE Message by Queue settings.
 	Queue QueueConfig
@@ -397,6 +400,9 @@ func Load(environ []string) (*Config, error) {
 	}
 	// At most 1 MiB: the rendered body travels base64-encoded in the workflow input, and
 	// Temporal refuses payloads over 2 MB.
+	if c.StarterMaxInFlight, err = strconv.Atoi(get("HUBLINE_STARTER_MAX_IN_FLIGHT")); err != nil || c.StarterMaxInFlight < 1 || c.StarterMaxInFlight > 100000 {
+		errs = append(errs, fmt.Errorf("HUBLINE_STARTER_MAX_IN_FLIGHT=%q: want a whole number from 1 to 100000", get("HUBLINE_STARTER_MAX_IN_FLIGHT")))
+	}
 	if c.SendDataMaxBytes, err = strconv.Atoi(get("HUBLINE_SEND_DATA_MAX_BYTES")); err != nil || c.SendDataMaxBytes < 1 || c.SendDataMaxBytes > 1<<20 {
 		errs = append(errs, fmt.Errorf("HUBLINE_SEND_DATA_MAX_BYTES=%q: want a whole number from 1 to 1048576", get("HUBLINE_SEND_DATA_MAX_BYTES")))
 	}
