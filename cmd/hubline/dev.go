@@ -245,7 +245,7 @@ func printBanner(w io.Writer, cfg *config.Config, uiURL, base, codecEndpoint str
 	}
 	fmt.Fprintf(w, "\nhubline dev is ready.\n\n")
 	fmt.Fprintf(w, "  Starter (HubSpot actions): %s/actions/send-line-message\n", base)
-	fmt.Fprintf(w, "                             (also send-line-message-v2, send-line-message-queue, send-data)\n")
+	fmt.Fprintf(w, "                             (also send-line-message-v2, send-line-message-queue, send-data,\n                              set-line-rich-menu, create-line-link)\n")
 	fmt.Fprintf(w, "  Temporal UI:               %s/namespaces/%s/workflows\n", uiURL, cfg.TemporalNamespace)
 	fmt.Fprintf(w, "  Temporal frontend:         %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
 	if codecEndpoint != "" {

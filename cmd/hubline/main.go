@@ -110,7 +110,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	for _, name := range []string{"queue", "accounts", "portals", "bench", "hubspot"} {
+	for _, name := range []string{"queue", "accounts", "portals", "bench", "chaos", "hubspot"} {
 		fmt.Fprintf(w, "  %-8s %s\n", name, argCommands[name].summary)
 	}
 	fmt.Fprintf(w, "\n'hubline <command> --help' lists the settings a command reads.\n\n%s", config.Help(""))

@@ -297,8 +297,8 @@ func TestReadmeNodeReceiverServes(t *testing.T) {
 	cmd := exec.CommandContext(ctx, node, "-e", readmeCode(t, "js", `const crypto = require("crypto");`, ""))
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "HUBLINE_SECRET=whsec", "PORT="+port, "NODE_PATH=")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var stderr, stdout bytes.Buffer
+	cmd.Stderr, cmd.Stdout = &stderr, &stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -347,5 +347,11 @@ func TestReadmeNodeReceiverServes(t *testing.T) {
 			conn.Close()
 			t.Errorf("the receiver answers on %s: it should bind 127.0.0.1 only", ip.IP)
 		}
+	}
+	// The reader sees what arrived, once: only the verified request is printed.
+	cancel()
+	<-exited
+	if got, want := stdout.String(), "verified 6f1c2a4e-8b0d-5f3a-9c7e-2d4b6a8c0e1f: {\"name\":\"Aiko\"}\n"; got != want {
+		t.Errorf("the receiver printed %q, want %q", got, want)
 	}
 }
