@@ -36,6 +36,7 @@ var Settings = []Setting{
 	{"TEMPORAL_TLS_KEY", "", []string{"worker", "starter", "queue"}, "PEM file of TEMPORAL_TLS_CERT's private key (one without the other stops start-up)."},
 	{"TEMPORAL_TLS_CA", "", []string{"worker", "starter", "queue"}, "PEM file of the CA certificates that signed the Temporal frontend's certificate (a private cluster). Unset: the system's trusted roots (Temporal Cloud)."},
 	{"TEMPORAL_TLS_SERVER_NAME", "", []string{"worker", "starter", "queue"}, "Name the Temporal frontend's certificate must carry when it is not TEMPORAL_ADDRESS's host (an IP address, a proxy). Unset: that host."},
+	{"TEMPORAL_GRPC_COMPRESSION", "auto", []string{"dev", "worker", "starter", "queue"}, "gRPC compression of calls to Temporal: auto (none when TEMPORAL_ADDRESS is a loopback address, where gzip only costs CPU on both ends; gzip otherwise), gzip or none."},
 	{"TEMPORAL_API_KEY", "", []string{"worker", "starter", "queue"}, "Temporal Cloud API key, sent as Authorization: Bearer on every call; never logged. It turns TLS on (with the system's roots unless TEMPORAL_TLS_CA is set): Temporal Cloud accepts API keys over TLS only. See docs/operations.md."},
 	{"HUBLINE_HTTP_ADDR", "127.0.0.1:8080", []string{"dev", "starter"}, "Where the starter's HTTP server listens."},
 	{"HUBLINE_UI_ADDR", "127.0.0.1:8233", []string{"dev"}, "Where the embedded Temporal Web UI listens."},

@@ -17,6 +17,8 @@ type TemporalConn struct {
 	CAFile     string // TEMPORAL_TLS_CA: CAs for the server's certificate; empty: system roots
 	ServerName string // TEMPORAL_TLS_SERVER_NAME; empty: TEMPORAL_ADDRESS's host
 	APIKey     string // TEMPORAL_API_KEY
+	// Compression is TEMPORAL_GRPC_COMPRESSION: "auto" (or empty), "gzip" or "none".
+	Compression string
 }
 
 // TLS reports whether the connection uses TLS: any TLS setting does, and so does an API key,
@@ -29,8 +31,11 @@ func (c *Config) loadTemporalConn(get func(string) string) []error {
 	c.Temporal = TemporalConn{
 		CertFile: get("TEMPORAL_TLS_CERT"), KeyFile: get("TEMPORAL_TLS_KEY"), CAFile: get("TEMPORAL_TLS_CA"),
 		ServerName: get("TEMPORAL_TLS_SERVER_NAME"), APIKey: get("TEMPORAL_API_KEY"),
+		Compression: strings.ToLower(get("TEMPORAL_GRPC_COMPRESSION")),
 	}
 	switch t := c.Temporal; {
+	case t.Compression != "" && t.Compression != "auto" && t.Compression != "gzip" && t.Compression != "none":
+		return []error{fmt.Errorf("TEMPORAL_GRPC_COMPRESSION=%q: want auto, gzip or none", t.Compression)}
 	case t.CertFile != "" && t.KeyFile == "":
 		return []error{errors.New("TEMPORAL_TLS_CERT needs TEMPORAL_TLS_KEY (the client certificate's private key)")}
 	case t.KeyFile != "" && t.CertFile == "":

@@ -2,6 +2,7 @@ package temporalconn
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -172,5 +173,36 @@ func TestConnectMutualTLS(t *testing.T) {
 				t.Fatalf("error %v, want one saying %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestCompression: auto compresses only calls that leave the machine; gzip and none win.
+func TestCompression(t *testing.T) {
+	none, gz := &client.GrpcCompressionNone{}, &client.GrpcCompressionGzip{}
+	for _, tc := range []struct {
+		hostPort, setting string
+		want              client.GrpcCompression
+	}{
+		{"127.0.0.1:7233", "", none},
+		{"127.0.0.1:7233", "auto", none},
+		{"localhost:7233", "auto", none},
+		{"[::1]:7233", "auto", none},
+		{"127.0.0.2:7233", "auto", none},
+		{"temporal:7233", "auto", gz},
+		{"ns.tmprl.cloud:7233", "", gz},
+		{"10.0.0.5:7233", "auto", gz},
+		{"127.0.0.1:7233", "gzip", gz},
+		{"temporal:7233", "none", none},
+	} {
+		if got := Compression(tc.hostPort, tc.setting); fmt.Sprintf("%T", got) != fmt.Sprintf("%T", tc.want) {
+			t.Errorf("Compression(%q, %q) = %T, want %T", tc.hostPort, tc.setting, got, tc.want)
+		}
+	}
+	o := client.Options{HostPort: "127.0.0.1:7233"}
+	if err := Apply(&o, config.TemporalConn{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := o.ConnectionOptions.GrpcCompression.(*client.GrpcCompressionNone); !ok {
+		t.Errorf("Apply left %T for a loopback address, want none", o.ConnectionOptions.GrpcCompression)
 	}
 }
