@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -21,12 +23,13 @@ import (
 const lineAccountsEvery = 30 * time.Second
 
 // openLineAccounts builds the one view of environment and stored LINE accounts. Stored ones
-// are read when hubline has a database (multi-portal mode, or HUBLINE_DATABASE_URL);
-// otherwise there are only the environment's, as before stored accounts existed. close
+// are read when hubline has a database (multi-portal mode, HUBLINE_DATABASE_URL, or a
+// hubline.db in the data directory, which `hubline accounts add` creates in single-portal
+// mode too); otherwise there are only the environment's, as before stored accounts existed. close
 // stops the periodic re-read and releases the database.
 func openLineAccounts(ctx context.Context, cfg *config.Config, log *zap.Logger, dev bool) (*accounts.Resolver, func(), error) {
 	env := accounts.FromConfig(cfg)
-	if !cfg.MultiPortal() && cfg.DatabaseURL == "" {
+	if !cfg.MultiPortal() && cfg.DatabaseURL == "" && !sqliteStoreExists(cfg) {
 		return accounts.Static(env), func() {}, nil
 	}
 	keys, err := secretKeys(cfg, dev, log)
@@ -69,4 +72,15 @@ func workerLineAccounts(c client.Client, r *accounts.Resolver, acts *activities.
 			zap.Int("push_rate", a.PushRate))
 	})
 	return senders
+}
+
+// sqliteStoreExists: hubline's SQLite database is in the data directory (an operator stored
+// accounts there), so single-portal processes read it too.
+func sqliteStoreExists(cfg *config.Config) bool {
+	dir := cfg.DataDir
+	if dir == "" {
+		dir = store.DefaultDataDir
+	}
+	_, err := os.Stat(filepath.Join(dir, store.DBFile))
+	return err == nil
 }
