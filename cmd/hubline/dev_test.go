@@ -31,6 +31,18 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// A test that does not name a data directory must not leave hubline.db in the package
+	// (processes it starts inherit this).
+	if os.Getenv("HUBLINE_DATA_DIR") == "" {
+		dir, err := os.MkdirTemp("", "hubline-test-data-")
+		if err != nil {
+			panic(err)
+		}
+		os.Setenv("HUBLINE_DATA_DIR", dir)
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
 	os.Exit(m.Run())
 }
 
