@@ -18,7 +18,7 @@ import (
 	"github.com/hubline/hubline/internal/hubspot"
 )
 
-const chaosLoadUsage = "chaos load [--rate 300] [--duration 30s] [--drain 2m] [--json]"
+const chaosLoadUsage = "chaos load [--rate 300] [--duration 30s] [--drain 10m] [--json]"
 
 // loadResult is what `hubline chaos load` measured.
 type loadResult struct {
@@ -58,7 +58,7 @@ func runChaosLoad(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("chaos load", flag.ContinueOnError)
 	rate := fs.Int("rate", 300, "requests per second")
 	dur := fs.Duration("duration", 30*time.Second, "how long to send")
-	drain := fs.Duration("drain", 2*time.Minute, "how long to wait, after the load, for every accepted recipient's callback")
+	drain := fs.Duration("drain", 10*time.Minute, "how long to wait, after the load, for every accepted recipient's callback")
 	asJSON := fs.Bool("json", false, "print JSON only")
 	if err := parseFlags(fs, args, chaosLoadUsage, stdout); err != nil {
 		return err
