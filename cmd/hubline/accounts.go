@@ -60,16 +60,9 @@ var accountsUsages = map[string]string{
 }
 
 func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || isHelp(args[0]) {
-		fmt.Fprint(stdout, accountsHelp+config.Help("accounts"))
-		if len(args) == 0 {
-			return fmt.Errorf("%w: name an accounts operation (add, list, remove)", errUsage)
-		}
-		return nil
-	}
-	op := args[0]
-	if _, ok := accountsUsages[op]; !ok {
-		return fmt.Errorf("%w: unknown accounts operation %q (want add, list or remove)", errUsage, op)
+	op, ok, err := operation("accounts", accountsHelp, accountsUsages, args, stdout)
+	if !ok {
+		return err
 	}
 	fs := flag.NewFlagSet("accounts "+op, flag.ContinueOnError)
 	portal := fs.Int64("portal", 0, "add: HubSpot portal ID that owns the account")

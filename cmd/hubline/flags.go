@@ -5,7 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
+
+	"github.com/hubline/hubline/internal/config"
 )
 
 // errHelp reports that a subcommand printed its help because it was asked to: run turns it
@@ -39,4 +42,26 @@ func printFlags(w io.Writer, fs *flag.FlagSet, usage string) {
 	if b.Len() > 0 {
 		fmt.Fprintf(w, "\nFlags:\n%s", b.String())
 	}
+}
+
+// operation picks the operation of a command group (queue, accounts, portals) from args: none
+// prints the group's help and is a usage error, help prints it and ends, and an unknown one is a
+// usage error naming the valid ones. ok false: return err (nil after help) as it is.
+func operation(group, help string, usages map[string]string, args []string, stdout io.Writer) (op string, ok bool, err error) {
+	ops := make([]string, 0, len(usages))
+	for o := range usages {
+		ops = append(ops, o)
+	}
+	sort.Strings(ops)
+	if len(args) == 0 || isHelp(args[0]) {
+		fmt.Fprint(stdout, help+config.Help(group))
+		if len(args) == 0 {
+			return "", false, fmt.Errorf("%w: name a %s operation (%s)", errUsage, group, strings.Join(ops, ", "))
+		}
+		return "", false, nil
+	}
+	if _, known := usages[args[0]]; !known {
+		return "", false, fmt.Errorf("%w: unknown %s operation %q (want %s)", errUsage, group, args[0], strings.Join(ops, ", "))
+	}
+	return args[0], true, nil
 }

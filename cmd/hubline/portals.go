@@ -47,16 +47,9 @@ var portalsUsages = map[string]string{
 }
 
 func runPortals(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || isHelp(args[0]) {
-		fmt.Fprint(stdout, portalsHelp+config.Help("portals"))
-		if len(args) == 0 {
-			return fmt.Errorf("%w: name a portals operation (list, remove)", errUsage)
-		}
-		return nil
-	}
-	op := args[0]
-	if _, ok := portalsUsages[op]; !ok {
-		return fmt.Errorf("%w: unknown portals operation %q (want list or remove)", errUsage, op)
+	op, ok, err := operation("portals", portalsHelp, portalsUsages, args, stdout)
+	if !ok {
+		return err
 	}
 	fs := flag.NewFlagSet("portals "+op, flag.ContinueOnError)
 	if err := parseFlags(fs, args[1:], portalsUsages[op], stdout); err != nil {

@@ -57,18 +57,11 @@ var queueUsages = map[string]string{
 }
 
 func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || isHelp(args[0]) {
-		fmt.Fprint(stdout, queueHelp+config.Help("queue"))
-		if len(args) == 0 {
-			return fmt.Errorf("%w: name a queue operation", errUsage)
-		}
-		return nil
-	}
-	op := args[0]
-	opUsage, ok := queueUsages[op]
+	op, ok, err := operation("queue", queueHelp, queueUsages, args, stdout)
 	if !ok {
-		return fmt.Errorf("%w: unknown queue operation %q (pause, resume, cancel, status, find)", errUsage, op)
+		return err
 	}
+	opUsage := queueUsages[op]
 	fs := flag.NewFlagSet("queue "+op, flag.ContinueOnError)
 	account := fs.Int("account", 1, "LINE account number (1 or more)")
 	reason := fs.String("reason", workflows.PauseReasonOperator, "pause: reason shown by status")
