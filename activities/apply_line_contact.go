@@ -101,7 +101,7 @@ func (l *LineEvents) ApplyLineContact(ctx context.Context, in ApplyLineContactIn
 	default:
 		return ApplyLineContactOutput{}, temporal.NewNonRetryableApplicationError("unknown LINE event kind "+strconv.Quote(in.Kind), ErrHubSpotRejected, nil)
 	}
-	if in.Kind == LineKindFollow && activity.GetInfo(ctx).Attempt > 1 {
+	if in.Kind != LineKindNotFriend && activity.GetInfo(ctx).Attempt > 1 {
 		if err := wait(ctx, l.settle()); err != nil {
 			return ApplyLineContactOutput{}, err
 		}
@@ -141,6 +141,10 @@ func (l *LineEvents) ApplyLineContact(ctx context.Context, in ApplyLineContactIn
 	log.Info("LINE event applied to the contact", zap.String("outcome", out.Outcome), zap.String("contact_id", out.ContactID))
 	return out, nil
 }
+
+// errContactNotVisibleYet retries an unfollow or interaction that found no contact on its first
+// attempt (see update).
+var errContactNotVisibleYet = errors.New("no contact holds this LINE user yet; looking again once HubSpot's search has settled")
 
 func millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
@@ -224,6 +228,12 @@ func (l *LineEvents) follow(ctx context.Context, in ApplyLineContactInput) (Appl
 // update sets props on the user's contact, if it has one.
 func (l *LineEvents) update(ctx context.Context, in ApplyLineContactInput, props map[string]string) (ApplyLineContactOutput, error) {
 	id, err := l.find(ctx, in)
+	if err == nil && id == "" && activity.GetInfo(ctx).Attempt == 1 {
+		// HubSpot's search lags: the contact of a follow whose create answer was lost may not
+		// show yet, and deciding "no contact" now would make this newer event outrank the
+		// follow's retry and leave that contact's status behind. The retry waits SearchSettle.
+		return ApplyLineContactOutput{}, errContactNotVisibleYet
+	}
 	if err != nil || id == "" {
 		return ApplyLineContactOutput{Outcome: LineOutcomeNoContact}, err
 	}

@@ -437,3 +437,23 @@ func TestLineWebhookRefusals(t *testing.T) {
 		t.Errorf("a group event started a workflow: %v", err)
 	}
 }
+
+// TestLineUnfollowRightAfterALostCreateBlocks: a follow's create takes effect but its answer is
+// lost, and the user unfollows before HubSpot's search shows the new contact. The unfollow must
+// not decide "no contact" (that would make the follow's retry stale and leave the contact
+// "following"): it looks again once the search has settled, and the contact ends blocked.
+func TestLineUnfollowRightAfterALostCreateBlocks(t *testing.T) {
+	env := lineEnv(t, testenv.Options{})
+	env.HubSpot.SetContactSearchLag(1500 * time.Millisecond)
+	env.HubSpot.FailNextContactCreates(http.StatusBadGateway, 1)
+	deliver(t, env, lineEv{Type: "follow", ID: "01RACEF", At: 1_700_000_000_000})
+	testenv.Eventually(t, "the follow's create took effect", 30*time.Second, func() bool {
+		return len(contactsOf(env, testenv.UserID)) == 1
+	})
+	deliver(t, env, lineEv{Type: "unfollow", ID: "01RACEU", At: 1_700_000_300_000})
+	lineResult(t, env, "01RACEU")
+	lineResult(t, env, "01RACEF")
+	if s := oneContact(t, env).Properties["line_follow_status"]; s != "blocked" {
+		t.Fatalf("status %q: the unfollow was lost behind the follow's lost create", s)
+	}
+}
