@@ -98,15 +98,8 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("%w: accounts remove takes one account number", errUsage)
 		}
 		number = n
-	default:
-		return fmt.Errorf("%w: unknown accounts operation %q (want add, list or remove)", errUsage, op)
 	}
-
-	cfg, err := config.FromEnv()
-	if err != nil {
-		return fmt.Errorf("invalid settings:\n%w", err)
-	}
-	st, err := openCLIStore(ctx, cfg)
+	cfg, st, err := cliStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -189,6 +182,17 @@ func readSecret(path, flagName string) (string, error) {
 		return "", fmt.Errorf("%s %s: holds more than one word; want the value alone", flagName, path)
 	}
 	return s, nil
+}
+
+// cliStore reads the settings and opens hubline's database for an operator command (accounts,
+// portals); operation() has already checked the operation.
+func cliStore(ctx context.Context) (*config.Config, *store.Store, error) {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalid settings:\n%w", err)
+	}
+	st, err := openCLIStore(ctx, cfg)
+	return cfg, st, err
 }
 
 // openCLIStore opens hubline's database for the accounts and portals commands, with

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hubline/hubline/internal/config"
 	"github.com/hubline/hubline/internal/store"
 )
 
@@ -67,14 +66,8 @@ func runPortals(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("%w: portals remove takes one HubSpot portal ID", errUsage)
 		}
 		portalID = id
-	default:
-		return fmt.Errorf("%w: unknown portals operation %q (want list or remove)", errUsage, op)
 	}
-	cfg, err := config.FromEnv()
-	if err != nil {
-		return fmt.Errorf("invalid settings:\n%w", err)
-	}
-	st, err := openCLIStore(ctx, cfg)
+	_, st, err := cliStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,8 @@ import (
 // (UniqueContactProperty) may be on one contact only: a second gets 409. The search index
 // lags like HubSpot's: a contact is found only ContactSearchLag after its creation.
 
-// maxContactSearchLimit is HubSpot's page size limit for CRM search.
-const maxContactSearchLimit = 200
+// maxSearchLimit is HubSpot's page size limit for CRM search.
+const maxSearchLimit = 200
 
 // Per-Server settings and counters of this file, kept beside the Server (keyed by it) so
 // the contact endpoints stand on their own: *Server -> time.Duration / int.
@@ -172,48 +172,14 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
 // searchContacts answers the contact search with EQ filters (ANDed in a group, groups
 // ORed), oldest contact first, over the contacts created at least ContactSearchLag ago.
 func (s *Server) searchContacts(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		FilterGroups []struct {
-			Filters []searchFilter `json:"filters"`
-		} `json:"filterGroups"`
-		Properties []string `json:"properties"`
-		Limit      int      `json:"limit"`
-		After      string   `json:"after"`
-	}
-	if !decode(w, r, &in) {
-		return
-	}
-	if len(in.FilterGroups) > 5 {
-		writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "at most 5 filterGroups are allowed")
-		return
-	}
-	for _, g := range in.FilterGroups {
-		if len(g.Filters) > 6 {
-			writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "at most 6 filters per filterGroup are allowed")
-			return
+	in, offset, limit, ok := decodeSearch(w, r, func(op string) string {
+		if op != "EQ" {
+			return fmt.Sprintf("the sandbox's contact search supports EQ filters only, not %q", op)
 		}
-		for _, f := range g.Filters {
-			if f.Operator != "EQ" {
-				writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", fmt.Sprintf("the sandbox's contact search supports EQ filters only, not %q", f.Operator))
-				return
-			}
-		}
-	}
-	limit := in.Limit
-	if limit <= 0 {
-		limit = 10
-	}
-	if limit > maxContactSearchLimit {
-		writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "limit must be at most 200")
+		return ""
+	})
+	if !ok {
 		return
-	}
-	offset := 0
-	if in.After != "" {
-		var err error
-		if offset, err = strconv.Atoi(in.After); err != nil || offset < 0 {
-			writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", fmt.Sprintf("after %q is not a valid paging token", in.After))
-			return
-		}
 	}
 	type hit struct {
 		id string

@@ -328,48 +328,14 @@ func validOperator(op string) bool {
 // searchNotes answers POST /crm/v3/objects/notes/search. Filters in a group are ANDed,
 // groups are ORed; only notes older than NoteSearchLag are indexed.
 func (s *Server) searchNotes(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		FilterGroups []struct {
-			Filters []searchFilter `json:"filters"`
-		} `json:"filterGroups"`
-		Properties []string `json:"properties"`
-		Limit      int      `json:"limit"`
-		After      string   `json:"after"`
-	}
-	if !decode(w, r, &in) {
-		return
-	}
-	if len(in.FilterGroups) > 5 {
-		writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "at most 5 filterGroups are allowed")
-		return
-	}
-	for _, g := range in.FilterGroups {
-		if len(g.Filters) > 6 {
-			writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "at most 6 filters per filterGroup are allowed")
-			return
+	in, offset, limit, ok := decodeSearch(w, r, func(op string) string {
+		if !validOperator(op) {
+			return fmt.Sprintf("unknown operator %q", op)
 		}
-		for _, f := range g.Filters {
-			if !validOperator(f.Operator) {
-				writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", fmt.Sprintf("unknown operator %q", f.Operator))
-				return
-			}
-		}
-	}
-	limit := in.Limit
-	if limit <= 0 {
-		limit = 10
-	}
-	if limit > 200 {
-		writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "limit must be at most 200")
+		return ""
+	})
+	if !ok {
 		return
-	}
-	offset := 0
-	if in.After != "" {
-		var err error
-		if offset, err = strconv.Atoi(in.After); err != nil || offset < 0 {
-			writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", fmt.Sprintf("after %q is not a valid paging token", in.After))
-			return
-		}
 	}
 	if offset+limit > 10000 {
 		writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "search results are limited to 10,000")
@@ -435,4 +401,54 @@ func (s *Server) Notes() []Note {
 		out[i] = n
 	}
 	return out
+}
+
+// searchRequest is a CRM search body (contacts and notes alike).
+type searchRequest struct {
+	FilterGroups []struct {
+		Filters []searchFilter `json:"filters"`
+	} `json:"filterGroups"`
+	Properties []string `json:"properties"`
+	Limit      int      `json:"limit"`
+	After      string   `json:"after"`
+}
+
+// decodeSearch reads a CRM search body and checks it as HubSpot does (at most 5 filter groups
+// of 6 filters, page size 1 to 200, a numeric paging token); badOperator names what is wrong
+// with an operator ("" if fine). Not ok: the 400 is written.
+func decodeSearch(w http.ResponseWriter, r *http.Request, badOperator func(string) string) (in searchRequest, offset, limit int, ok bool) {
+	if !decode(w, r, &in) {
+		return in, 0, 0, false
+	}
+	if len(in.FilterGroups) > 5 {
+		writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "at most 5 filterGroups are allowed")
+		return in, 0, 0, false
+	}
+	for _, g := range in.FilterGroups {
+		if len(g.Filters) > 6 {
+			writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "at most 6 filters per filterGroup are allowed")
+			return in, 0, 0, false
+		}
+		for _, f := range g.Filters {
+			if msg := badOperator(f.Operator); msg != "" {
+				writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", msg)
+				return in, 0, 0, false
+			}
+		}
+	}
+	if limit = in.Limit; limit <= 0 {
+		limit = 10
+	}
+	if limit > maxSearchLimit {
+		writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "limit must be at most 200")
+		return in, 0, 0, false
+	}
+	if in.After != "" {
+		var err error
+		if offset, err = strconv.Atoi(in.After); err != nil || offset < 0 {
+			writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", fmt.Sprintf("after %q is not a valid paging token", in.After))
+			return in, 0, 0, false
+		}
+	}
+	return in, offset, limit, true
 }
